@@ -1,0 +1,233 @@
+"""Settings, read from the environment in one place and validated all at once.
+
+`Config.from_env` collects every problem before it raises, so an operator fixes their `.env` in
+one go. Secrets are `Secret`s: they never show in `repr`, and no error repeats a value of theirs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yarl
+
+from bot.errors import ConfigError, InvalidAmountError
+from bot.models import Secret
+from bot.money import Money
+from bot.pixazo import DEFAULT_BASE_URL
+
+T = TypeVar("T")
+
+DEFAULT_IMAGE_SIZES = {
+    "square": "square_1_1",
+    "portrait": "portrait_3_4",
+    "landscape": "landscape_4_3",
+    "wide": "landscape_16_9",
+    "tall": "portrait_9_16",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Everything the bot reads from its environment. Field names are the variables, lower-cased."""
+
+    discord_token: Secret
+    pixazo_api_key: Secret
+    pixazo_base_url: str = DEFAULT_BASE_URL
+    discord_api_base_url: str = "https://discord.com/api/v10"
+    discord_gateway_url: str | None = None
+    database_url: str = "sqlite:///data/imagine.db"
+    price_per_image_usd: Money = Money(8_000)
+    default_user_daily_limit_usd: Money = Money(80_000)
+    default_guild_daily_limit_usd: Money | None = None
+    global_daily_budget_usd: Money | None = None
+    log_level: str = "INFO"
+    log_format: str = "text"
+    image_sizes: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_IMAGE_SIZES))
+    pixazo_output_format: str = "png"
+    pixazo_inference_steps: int = 8
+    pixazo_timeout_seconds: float = 30.0
+    member_max_jobs: int = 2
+    member_queue_size: int = 3
+    max_active_jobs: int = 20
+    job_timeout_minutes: float = 30.0
+    poll_min_seconds: float = 1.0
+    poll_max_seconds: float = 10.0
+    max_image_mb: float = 25.0
+    auto_block_after: int = 3
+
+    @property
+    def database_path(self) -> Path:
+        return sqlite_path(self.database_url)
+
+    @property
+    def max_image_bytes(self) -> int:
+        return int(self.max_image_mb * 1024 * 1024)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Config:
+        reader = _Reader(env)
+        values: dict[str, Any] = {
+            "discord_token": reader.secret("DISCORD_TOKEN"),
+            "pixazo_api_key": reader.secret("PIXAZO_API_KEY"),
+            "pixazo_base_url": reader.get("PIXAZO_BASE_URL", _http_url),
+            "discord_api_base_url": reader.get("DISCORD_API_BASE_URL", _http_url),
+            "discord_gateway_url": reader.get("DISCORD_GATEWAY_URL", _ws_url),
+            "database_url": reader.get("DATABASE_URL", _database_url),
+            "price_per_image_usd": reader.get("PRICE_PER_IMAGE_USD", _positive_money),
+            "default_user_daily_limit_usd": reader.get("DEFAULT_USER_DAILY_LIMIT_USD", _money),
+            "default_guild_daily_limit_usd": reader.get("DEFAULT_GUILD_DAILY_LIMIT_USD", _money),
+            "global_daily_budget_usd": reader.get("GLOBAL_DAILY_BUDGET_USD", _money),
+            "log_level": reader.get("LOG_LEVEL", _log_level),
+            "log_format": reader.get("LOG_FORMAT", _choice("text", "json")),
+            "image_sizes": reader.get("IMAGE_SIZES", _size_map),
+            "pixazo_output_format": reader.get("PIXAZO_OUTPUT_FORMAT", _choice("png", "jpeg", "webp")),
+            "pixazo_inference_steps": reader.get("PIXAZO_INFERENCE_STEPS", _int_between(1, 50)),
+            "pixazo_timeout_seconds": reader.get("PIXAZO_TIMEOUT_SECONDS", _number_between(1, 300)),
+            "member_max_jobs": reader.get("MEMBER_MAX_JOBS", _int_between(1, 20)),
+            "member_queue_size": reader.get("MEMBER_QUEUE_SIZE", _int_between(0, 20)),
+            "max_active_jobs": reader.get("MAX_ACTIVE_JOBS", _int_between(1, 1000)),
+            "job_timeout_minutes": reader.get("JOB_TIMEOUT_MINUTES", _number_between(0.05, 24 * 60)),
+            "poll_min_seconds": reader.get("POLL_MIN_SECONDS", _number_between(0.05, 60)),
+            "poll_max_seconds": reader.get("POLL_MAX_SECONDS", _number_between(0.05, 300)),
+            "max_image_mb": reader.get("MAX_IMAGE_MB", _number_between(0.01, 100)),
+            "auto_block_after": reader.get("AUTO_BLOCK_AFTER", _int_between(0, 100)),
+        }
+        if reader.problems:
+            raise ConfigError(reader.problems)
+        config = cls(**{name: value for name, value in values.items() if value is not None})
+        if config.poll_min_seconds > config.poll_max_seconds:
+            raise ConfigError(["POLL_MIN_SECONDS must not be larger than POLL_MAX_SECONDS"])
+        return config
+
+    @classmethod
+    def variables(cls) -> list[str]:
+        """Every environment variable the bot reads, in the order of the fields."""
+        return [f.name.upper() for f in fields(cls)]
+
+
+def sqlite_path(url: str) -> Path:
+    """The file behind a SQLAlchemy-style URL: ``sqlite:///rel/path`` or ``sqlite:////abs/path``."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or len(url) == len(prefix):
+        raise ValueError("must look like sqlite:///relative/path.db or sqlite:////absolute/path.db")
+    return Path(url[len(prefix) :])
+
+
+class _Reader:
+    """Reads variables, collecting problems instead of stopping at the first."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+        self.problems: list[str] = []
+
+    def secret(self, name: str) -> Secret | None:
+        value = self._env.get(name, "").strip()
+        if not value:
+            self.problems.append(f"{name} is missing")
+            return None
+        if any(ch.isspace() for ch in value):
+            self.problems.append(f"{name} contains white space")  # the value itself is never repeated
+            return None
+        return Secret(value)
+
+    def get(self, name: str, parse: Callable[[str], T]) -> T | None:
+        raw = self._env.get(name, "").strip()
+        if not raw:
+            return None
+        try:
+            return parse(raw)
+        except (ValueError, InvalidAmountError) as exc:
+            self.problems.append(f"{name} {exc} (got {raw!r})")
+            return None
+
+
+def _http_url(raw: str) -> str:
+    url = yarl.URL(raw)
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError("must be an http:// or https:// URL")
+    return raw.rstrip("/")
+
+
+def _ws_url(raw: str) -> str:
+    url = yarl.URL(raw)
+    if url.scheme not in ("ws", "wss") or not url.host:
+        raise ValueError("must be a ws:// or wss:// URL")
+    return raw
+
+
+def _database_url(raw: str) -> str:
+    sqlite_path(raw)
+    return raw
+
+
+def _money(raw: str) -> Money:
+    try:
+        return Money.parse(raw)
+    except InvalidAmountError as exc:
+        raise ValueError(f"must be a dollar amount such as 0.08: {str(exc).rstrip('.')}") from None
+
+
+def _positive_money(raw: str) -> Money:
+    amount = _money(raw)
+    if not amount:
+        raise ValueError("must be more than zero")
+    return amount
+
+
+def _log_level(raw: str) -> str:
+    level = raw.upper()
+    if level not in logging.getLevelNamesMapping():
+        raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+    return level
+
+
+def _choice(*options: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if raw.lower() not in options:
+            raise ValueError("must be one of " + ", ".join(options))
+        return raw.lower()
+
+    return parse
+
+
+def _int_between(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError("must be a whole number") from None
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}")
+        return value
+
+    return parse
+
+
+def _number_between(low: float, high: float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError("must be a number") from None
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low:g} and {high:g}")
+        return value
+
+    return parse
+
+
+def _size_map(raw: str) -> dict[str, str]:
+    """``square=square_1_1,wide=landscape_16_9``: the bot's size choices and the API's names."""
+    sizes: dict[str, str] = {}
+    for pair in raw.split(","):
+        name, sep, api_name = pair.partition("=")
+        if not sep or not name.strip() or not api_name.strip():
+            raise ValueError("must be a comma-separated list of choice=api_size pairs")
+        sizes[name.strip().lower()] = api_name.strip()
+    if len(sizes) > 25:
+        raise ValueError("may offer at most 25 choices (Discord's limit)")
+    return sizes

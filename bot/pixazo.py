@@ -1,0 +1,404 @@
+"""The Pixazo Z-Image-Turbo client: typed results, one exception type per failure, bounded retries.
+
+Every HTTP call to Pixazo in the project goes through `PixazoClient`. It accepts both result forms
+the API has documented: the seed's ``POST …/z-image-turbo-request-result`` and the newer
+``GET {polling_url}``, and maps both status vocabularies onto `UpstreamState`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+
+import aiohttp
+import yarl
+
+from bot.errors import (
+    PixazoAuthError,
+    PixazoBadResponseError,
+    PixazoBalanceError,
+    PixazoError,
+    PixazoImageError,
+    PixazoImageTooLargeError,
+    PixazoInvalidRequestError,
+    PixazoNotFoundError,
+    PixazoRateLimitedError,
+    PixazoTransientError,
+)
+from bot.models import (
+    DownloadedImage,
+    GenerationRequest,
+    Secret,
+    SubmitResult,
+    UpstreamImage,
+    UpstreamState,
+    UpstreamStatus,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+DEFAULT_BASE_URL = "https://gateway.pixazo.ai/z-image-turbo-834/v1"
+_MAX_JSON_BYTES = 1 << 20
+_EXCERPT = 200
+_IMAGE_MAGIC = {
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+    "image/webp": (b"RIFF",),
+}
+_STATES = {
+    "IN_QUEUE": UpstreamState.QUEUED,
+    "QUEUED": UpstreamState.QUEUED,
+    "PENDING": UpstreamState.QUEUED,
+    "IN_PROGRESS": UpstreamState.RUNNING,
+    "PROCESSING": UpstreamState.RUNNING,
+    "RUNNING": UpstreamState.RUNNING,
+    "COMPLETED": UpstreamState.COMPLETED,
+    "FAILED": UpstreamState.FAILED,
+    "ERROR": UpstreamState.FAILED,
+}
+_SAFETY_WORDS = ("safety", "nsfw", "content policy", "inappropriate")
+# Submit retries only where the answer proves no job was created.
+_SUBMIT_RETRY_STATUSES = frozenset({502, 503, 504})
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Capped exponential backoff with full jitter, bounded in attempts and in total time."""
+
+    attempts: int = 4
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    total_seconds: float = 30.0
+
+    def backoff(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
+        growth: float = 2.0 ** (attempt - 1)
+        return min(self.max_delay, self.base_delay * growth) * (0.5 + rng() / 2)
+
+
+class PixazoClient:
+    """Talks to the Pixazo API over one injected `aiohttp.ClientSession`, which the caller owns."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        api_key: Secret,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._session = session
+        self._key = api_key
+        self._base = base_url.rstrip("/")
+        self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 10.0))
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep
+
+    def __repr__(self) -> str:
+        return f"PixazoClient(base_url={self._base!r})"
+
+    # --- the three calls ------------------------------------------------------------------------
+
+    async def submit(self, request: GenerationRequest) -> SubmitResult:
+        """Start a job. Retried only when the failure proves no job was created.
+
+        A `PixazoTransientError` with `request_may_have_arrived` means the job may exist.
+        """
+        body = await self._with_retries(
+            "submit",
+            lambda: self._call("POST", f"{self._base}/z-image-turbo-request", request.to_json()),
+            retryable=_submit_retryable,
+        )
+        return parse_submit(body)
+
+    async def status(self, request_id: str, polling_url: str | None = None) -> UpstreamStatus:
+        """Where a job is. Follows `polling_url` when the submit answer gave one."""
+        if polling_url:
+            call = lambda: self._call("GET", polling_url, None)  # noqa: E731
+        else:
+            url = f"{self._base}/z-image-turbo-request-result"
+            call = lambda: self._call("POST", url, {"request_id": request_id})  # noqa: E731
+        body = await self._with_retries("status", call, retryable=_always_retryable)
+        return parse_status(body)
+
+    async def download(self, url: str, max_bytes: int) -> DownloadedImage:
+        """Fetch a result image, refusing anything past `max_bytes` or that is not an image.
+
+        The key is not sent: result URLs point at storage, not at the API.
+        """
+        if yarl.URL(url).scheme not in ("http", "https"):
+            raise PixazoBadResponseError("image URL is not http(s)", detail=_excerpt(url))
+        return await self._with_retries(
+            "download", lambda: self._download_once(url, max_bytes), retryable=_always_retryable
+        )
+
+    # --- plumbing -------------------------------------------------------------------------------
+
+    async def _with_retries(
+        self, what: str, call: Callable[[], Awaitable[T]], *, retryable: Callable[[PixazoError], bool]
+    ) -> T:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._retry.total_seconds
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await call()
+            except PixazoError as exc:
+                if not retryable(exc) or attempt >= self._retry.attempts:
+                    raise
+                delay = self._retry.backoff(attempt)
+                if isinstance(exc, PixazoRateLimitedError) and exc.retry_after is not None:
+                    delay = max(delay, exc.retry_after)
+                if loop.time() + delay > deadline:
+                    raise
+                log.warning("Pixazo %s failed (%s); attempt %d, retrying in %.1fs", what, exc, attempt, delay)
+                await self._sleep(delay)
+
+    def _headers(self) -> dict[str, str]:
+        return {
+            "Content-Type": "application/json",
+            "Cache-Control": "no-cache",
+            "Ocp-Apim-Subscription-Key": self._key.reveal(),
+        }
+
+    async def _call(self, method: str, url: str, body: Mapping[str, object] | None) -> object:
+        log.debug("Pixazo %s %s", method, url)
+        try:
+            async with self._session.request(
+                method, url, json=body, headers=self._headers(), timeout=self._timeout
+            ) as resp:
+                raw = await _read_capped(resp, _MAX_JSON_BYTES)
+                if resp.status >= 400:
+                    raise _http_error(resp.status, self._clean(raw), resp.headers.get("Retry-After"))
+        except PixazoError:
+            raise
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise _transport_error(exc) from None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise PixazoBadResponseError(
+                "Pixazo answered with malformed JSON", detail=self._clean(raw)
+            ) from None
+
+    async def _download_once(self, url: str, max_bytes: int) -> DownloadedImage:
+        try:
+            async with self._session.get(url, timeout=self._timeout) as resp:
+                if resp.status >= 400:
+                    raw = await _read_capped(resp, 4096)
+                    raise _http_error(resp.status, self._clean(raw), resp.headers.get("Retry-After"))
+                content_type = resp.content_type.lower()
+                if content_type not in _IMAGE_MAGIC:
+                    raise PixazoImageError("the result URL did not serve an image", detail=content_type)
+                if resp.content_length is not None and resp.content_length > max_bytes:
+                    raise PixazoImageTooLargeError(
+                        "the image is larger than allowed", size=resp.content_length, limit=max_bytes
+                    )
+                data = bytearray()
+                async for chunk in resp.content.iter_chunked(64 * 1024):
+                    data += chunk
+                    if len(data) > max_bytes:
+                        raise PixazoImageTooLargeError(
+                            "the image is larger than allowed", size=None, limit=max_bytes
+                        )
+        except PixazoError:
+            raise
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise _transport_error(exc) from None
+        if not data.startswith(_IMAGE_MAGIC[content_type]):
+            raise PixazoImageError("the image bytes do not match their content type", detail=content_type)
+        return DownloadedImage(bytes(data), content_type)
+
+    def _clean(self, raw: bytes) -> str:
+        """A short, printable excerpt of a body with the key blanked out, should the API echo it."""
+        text = raw.decode("utf-8", "replace")
+        key = self._key.reveal()
+        if key:
+            text = text.replace(key, "********")
+        return _excerpt(text)
+
+
+# --- parsing: every shape problem becomes PixazoBadResponseError ---------------------------------
+
+
+def parse_submit(body: object) -> SubmitResult:
+    if not isinstance(body, dict):
+        raise PixazoBadResponseError("submit answer is not a JSON object", detail=_excerpt(repr(body)))
+    request_id = body.get("request_id")
+    if not isinstance(request_id, str) or not request_id.strip():
+        raise PixazoBadResponseError("submit answer has no request_id", detail=_excerpt(json.dumps(body)))
+    polling_url = body.get("polling_url")
+    if polling_url is not None and (not isinstance(polling_url, str) or not _is_http_url(polling_url)):
+        raise PixazoBadResponseError(
+            "submit answer has an unusable polling_url", detail=_excerpt(json.dumps(body))
+        )
+    return SubmitResult(request_id=request_id.strip(), polling_url=polling_url or None)
+
+
+def parse_status(body: object) -> UpstreamStatus:
+    if not isinstance(body, dict):
+        raise PixazoBadResponseError("status answer is not a JSON object", detail=_excerpt(repr(body)))
+    raw_status = body.get("status")
+    state = _STATES.get(raw_status.strip().upper()) if isinstance(raw_status, str) else None
+    if state is None:
+        raise PixazoBadResponseError("status answer has no known status", detail=_excerpt(json.dumps(body)))
+    if state is UpstreamState.QUEUED:
+        position = body.get("queue_position")
+        valid = isinstance(position, int) and not isinstance(position, bool) and position >= 0
+        return UpstreamStatus(state, queue_position=position if valid else None)
+    if state is UpstreamState.RUNNING:
+        return UpstreamStatus(state)
+    if state is UpstreamState.COMPLETED:
+        return UpstreamStatus(state, images=_parse_images(body))
+    reason = _failure_reason(body)
+    system_error = raw_status.strip().upper() == "ERROR"  # type: ignore[union-attr]
+    safety = not system_error and any(word in reason.lower() for word in _SAFETY_WORDS)
+    return UpstreamStatus(state, reason=reason, safety=safety, system_error=system_error)
+
+
+def _parse_images(body: dict[str, Any]) -> tuple[UpstreamImage, ...]:
+    if "images" in body:
+        items = body["images"]
+    elif isinstance(body.get("output"), dict) and "media_url" in body["output"]:
+        items = body["output"]["media_url"]
+        items = [items] if isinstance(items, str) else items
+    else:
+        raise PixazoBadResponseError("completed answer has no images", detail=_excerpt(json.dumps(body)))
+    if not isinstance(items, list):
+        raise PixazoBadResponseError(
+            "completed answer's images are not a list", detail=_excerpt(json.dumps(body))
+        )
+    images = []
+    for item in items:
+        if isinstance(item, str):
+            item = {"url": item}
+        url = item.get("url") if isinstance(item, dict) else None
+        if not isinstance(url, str) or not _is_http_url(url):
+            raise PixazoBadResponseError(
+                "completed answer has an image without a URL", detail=_excerpt(json.dumps(body))
+            )
+        content_type = item.get("content_type")
+        images.append(
+            UpstreamImage(
+                url=url,
+                width=_positive_int(item.get("width")),
+                height=_positive_int(item.get("height")),
+                content_type=content_type if isinstance(content_type, str) else None,
+            )
+        )
+    return tuple(images)
+
+
+def _failure_reason(body: dict[str, Any]) -> str:
+    for key in ("error", "message", "detail"):
+        value = body.get(key)
+        if isinstance(value, str) and value.strip():
+            return _excerpt(value.strip())
+        if isinstance(value, dict) and isinstance(value.get("message"), str):
+            return _excerpt(value["message"].strip())
+    return "The image service did not say why."
+
+
+def _positive_int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _is_http_url(text: str) -> bool:
+    try:
+        url = yarl.URL(text)
+    except ValueError:
+        return False
+    return url.scheme in ("http", "https") and bool(url.host)
+
+
+# --- errors ---------------------------------------------------------------------------------------
+
+
+def _http_error(status: int, detail: str, retry_after: str | None) -> PixazoError:
+    if status == 400 or status == 422:
+        return PixazoInvalidRequestError("Pixazo refused the request", status=status, detail=detail)
+    if status in (401, 403):
+        return PixazoAuthError("Pixazo refused the API key", status=status, detail=detail)
+    if status == 402:
+        return PixazoBalanceError("the Pixazo balance is exhausted", status=status, detail=detail)
+    if status == 404:
+        return PixazoNotFoundError(
+            "Pixazo does not know that endpoint or request", status=status, detail=detail
+        )
+    if status == 429:
+        return PixazoRateLimitedError(
+            "Pixazo is rate limiting",
+            status=status,
+            detail=detail,
+            retry_after=parse_retry_after(retry_after),
+        )
+    if status >= 500 or status == 408:
+        return PixazoTransientError("Pixazo had a server error", status=status, detail=detail)
+    return PixazoError("Pixazo answered with an unexpected status", status=status, detail=detail)
+
+
+def _transport_error(exc: BaseException) -> PixazoTransientError:
+    if isinstance(exc, aiohttp.ConnectionTimeoutError | aiohttp.ClientConnectorError):
+        # The connection never opened, so nothing was sent.
+        return PixazoTransientError(f"could not connect to Pixazo ({type(exc).__name__})")
+    if isinstance(exc, TimeoutError):
+        return PixazoTransientError("Pixazo did not answer in time", request_may_have_arrived=True)
+    return PixazoTransientError(
+        f"the connection to Pixazo failed mid-request ({type(exc).__name__})", request_may_have_arrived=True
+    )
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header: a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _submit_retryable(exc: PixazoError) -> bool:
+    if isinstance(exc, PixazoRateLimitedError):
+        return True
+    if isinstance(exc, PixazoTransientError):
+        return exc.status in _SUBMIT_RETRY_STATUSES or (
+            exc.status is None and not exc.request_may_have_arrived
+        )
+    return False
+
+
+def _always_retryable(exc: PixazoError) -> bool:
+    return isinstance(exc, PixazoRateLimitedError | PixazoTransientError)
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    data = bytearray()
+    async for chunk in resp.content.iter_chunked(64 * 1024):
+        data += chunk
+        if len(data) > limit:
+            break
+    return bytes(data[:limit])
+
+
+def _excerpt(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _EXCERPT else text[: _EXCERPT - 1] + "…"

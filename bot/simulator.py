@@ -1,0 +1,394 @@
+"""A Pixazo stand-in: an `aiohttp.web` application faithful to PIXAZO.md and the API's own page.
+
+It keeps a real-time queue (jobs wait behind each other and behind an initial backlog, render for
+`render_seconds`, `concurrency` at a time), serves real PNG images of its own, refuses prompts with
+blocked words through the safety check, records every request, and injects faults on demand.
+Used by the tests, by `python -m bot simulate`, and by demos.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import heapq
+import json
+import logging
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from aiohttp import web
+
+from bot.imaging import gradient_png
+
+log = logging.getLogger(__name__)
+
+BASE_PATH = "/z-image-turbo-834/v1"
+SAFETY_MESSAGE = "Prompt failed safety check. Please refine your input."
+SYSTEM_ERROR_MESSAGE = "An unexpected error occurred, please try again later"
+# Both vocabularies the API has used for sizes, with the dimensions each renders at.
+IMAGE_SIZES: dict[str, tuple[int, int]] = {
+    "square_1_1": (1024, 1024),
+    "square_hd": (1024, 1024),
+    "square": (512, 512),
+    "portrait_3_4": (768, 1024),
+    "portrait_4_3": (768, 1024),
+    "portrait_9_16": (576, 1024),
+    "portrait_16_9": (576, 1024),
+    "landscape_4_3": (1024, 768),
+    "landscape_16_9": (1024, 576),
+}
+
+
+class ResultForm(StrEnum):
+    SEED = "seed"  # POST …/z-image-turbo-request-result, IN_QUEUE/IN_PROGRESS/COMPLETED/FAILED
+    POLLING = "polling"  # 202 with polling_url, GET it: QUEUED/PROCESSING/COMPLETED/FAILED/ERROR
+
+
+class Endpoint(StrEnum):
+    SUBMIT = "submit"
+    RESULT = "result"
+    IMAGE = "image"
+
+
+class FaultKind(StrEnum):
+    STATUS = "status"  # answer `status` (with Retry-After for 429 when given)
+    MALFORMED_JSON = "malformed_json"
+    MISSING_FIELDS = "missing_fields"
+    SLOW = "slow"  # wait `delay` seconds, then answer normally
+    DROP = "drop"  # close the connection without answering
+    TRUNCATE = "truncate"  # images: send half the bytes of a full Content-Length
+    EMPTY_RESULT = "empty_result"  # result: COMPLETED with no images
+    SYSTEM_ERROR = "system_error"  # result: the job ended in the API's own error
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    kind: FaultKind
+    status: int = 500
+    retry_after: float | None = None
+    delay: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatorSettings:
+    api_key: str | None = None  # None accepts any non-empty key; a missing key is always 401
+    result_form: ResultForm = ResultForm.SEED
+    render_seconds: float = 1.0
+    concurrency: int = 1
+    queue_depth: int = 0  # a backlog of other customers' jobs queued at start
+    blocked_words: tuple[str, ...] = ("forbidden",)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedRequest:
+    endpoint: str
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass(slots=True)
+class SimJob:
+    request_id: str
+    prompt: str
+    image_size: str
+    num_images: int
+    seed: int
+    starts_at: float
+    finishes_at: float
+    blocked: bool
+    system_error: bool = False
+    images: list[bytes] = field(default_factory=list)
+
+
+class Simulator:
+    def __init__(
+        self, settings: SimulatorSettings | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.settings = settings or SimulatorSettings()
+        self._clock = clock
+        self.requests: list[RecordedRequest] = []
+        self.jobs: dict[str, SimJob] = {}
+        self._faults: dict[Endpoint, deque[Fault]] = {endpoint: deque() for endpoint in Endpoint}
+        self._order: list[SimJob | None] = []  # None for backlog jobs that are not anyone's here
+        self._starts: list[float] = []
+        now = clock()
+        self._workers = [now] * max(1, self.settings.concurrency)
+        for _ in range(self.settings.queue_depth):
+            self._schedule(None)
+        self.app = web.Application()
+        self.app.add_routes(
+            [
+                web.post(f"{BASE_PATH}/z-image-turbo-request", self._submit),
+                web.post(f"{BASE_PATH}/z-image-turbo-request-result", self._result_seed),
+                web.get("/v2/requests/status/{request_id}", self._result_polling),
+                web.get("/_sim/images/{request_id}/{index}.png", self._image),
+            ]
+        )
+
+    # --- for tests ------------------------------------------------------------------------------
+
+    def inject(self, endpoint: Endpoint, fault: Fault, times: int = 1) -> None:
+        """Make the next `times` calls to `endpoint` misbehave as `fault` says."""
+        self._faults[endpoint].extend([fault] * times)
+
+    def clear_faults(self) -> None:
+        for queue in self._faults.values():
+            queue.clear()
+
+    def count(self, endpoint: Endpoint) -> int:
+        return sum(1 for request in self.requests if request.endpoint == endpoint)
+
+    def images_of(self, request_id: str) -> list[bytes]:
+        return list(self._ensure_images(self.jobs[request_id]))
+
+    # --- queue ----------------------------------------------------------------------------------
+
+    def _schedule(self, job: SimJob | None) -> tuple[float, float]:
+        start = max(self._clock(), heapq.heappop(self._workers))
+        finish = start + self.settings.render_seconds
+        heapq.heappush(self._workers, finish)
+        self._order.append(job)
+        self._starts.append(start)
+        return start, finish
+
+    def _position(self, job: SimJob, now: float) -> int:
+        """1 for the next job to start; counts every job ahead that has not started."""
+        index = self._index_of(job)
+        not_started_ahead = index - bisect.bisect_right(self._starts, now, 0, index)
+        return not_started_ahead + 1
+
+    def _index_of(self, job: SimJob) -> int:
+        # start times never decrease along the queue, so search by start time, then scan ties
+        index = bisect.bisect_left(self._starts, job.starts_at)
+        while self._order[index] is not job:
+            index += 1
+        return index
+
+    # --- handlers -------------------------------------------------------------------------------
+
+    async def _submit(self, request: web.Request) -> web.StreamResponse:
+        body = await self._json_body(request)
+        self._record(Endpoint.SUBMIT, request, body)
+        if (denied := self._authorise(request)) is not None:
+            return denied
+        fault = await self._take_fault(Endpoint.SUBMIT, request)
+        if isinstance(fault, web.StreamResponse):
+            return fault
+        problem = _validate(body)
+        if problem:
+            return _error(400, "Invalid request parameters", problem)
+        prompt = body["prompt"]
+        polling = self.settings.result_form is ResultForm.POLLING
+        request_id = f"z-image-turbo-834_{uuid.uuid4()}" if polling else str(uuid.uuid4())
+        job = SimJob(
+            request_id=request_id,
+            prompt=prompt,
+            image_size=body.get("image_size", "landscape_4_3"),
+            num_images=body.get("num_images", 1),
+            seed=body["seed"] if isinstance(body.get("seed"), int) else uuid.uuid4().int & 0x7FFFFFFF,
+            starts_at=0.0,
+            finishes_at=0.0,
+            blocked=any(word.lower() in prompt.lower() for word in self.settings.blocked_words),
+        )
+        job.starts_at, job.finishes_at = self._schedule(job)
+        self.jobs[request_id] = job
+        log.info("simulator: queued %s (%d images)", request_id, job.num_images)
+        if fault is not None and fault.kind is FaultKind.DROP:
+            return await _drop(request)  # the job exists, the answer is lost
+        if polling:
+            polling_url = str(request.url.origin().with_path(f"/v2/requests/status/{request_id}"))
+            return web.json_response(
+                {"request_id": request_id, "status": "QUEUED", "polling_url": polling_url}, status=202
+            )
+        return web.json_response({"request_id": request_id})
+
+    async def _result_seed(self, request: web.Request) -> web.StreamResponse:
+        body = await self._json_body(request)
+        self._record(Endpoint.RESULT, request, body)
+        request_id = body.get("request_id") if isinstance(body, dict) else None
+        return await self._result(request, request_id if isinstance(request_id, str) else None, polling=False)
+
+    async def _result_polling(self, request: web.Request) -> web.StreamResponse:
+        self._record(Endpoint.RESULT, request, None)
+        return await self._result(request, request.match_info["request_id"], polling=True)
+
+    async def _result(
+        self, request: web.Request, request_id: str | None, *, polling: bool
+    ) -> web.StreamResponse:
+        if (denied := self._authorise(request)) is not None:
+            return denied
+        fault = await self._take_fault(Endpoint.RESULT, request)
+        if isinstance(fault, web.StreamResponse):
+            return fault
+        if fault is not None and fault.kind is FaultKind.DROP:
+            return await _drop(request)
+        if request_id is None:
+            return _error(400, "Invalid request parameters", "request_id is required")
+        job = self.jobs.get(request_id)
+        if job is None:
+            return _error(404, "Request not found")
+        if fault is not None and fault.kind is FaultKind.EMPTY_RESULT:
+            return web.json_response(_completed(request_id, [], polling))
+        if fault is not None and fault.kind is FaultKind.SYSTEM_ERROR:
+            job.system_error = True
+        return web.json_response(self._describe(request, job, polling))
+
+    def _describe(self, request: web.Request, job: SimJob, polling: bool) -> dict[str, Any]:
+        now = self._clock()
+        rid = job.request_id
+        if job.system_error:
+            status = "ERROR" if polling else "FAILED"
+            return {"status": status, "request_id": rid, "error": SYSTEM_ERROR_MESSAGE}
+        if now < job.starts_at:
+            if polling:
+                return {"status": "QUEUED", "request_id": rid}
+            return {"status": "IN_QUEUE", "request_id": rid, "queue_position": self._position(job, now)}
+        if now < job.finishes_at:
+            return {"status": "PROCESSING" if polling else "IN_PROGRESS", "request_id": rid}
+        if job.blocked:
+            return {"status": "FAILED", "request_id": rid, "error": SAFETY_MESSAGE}
+        origin = request.url.origin()
+        width, height = IMAGE_SIZES[job.image_size]
+        self._ensure_images(job)
+        images = [
+            {
+                "url": str(origin.with_path(f"/_sim/images/{rid}/{index}.png")),
+                "width": width,
+                "height": height,
+                "content_type": "image/png",
+            }
+            for index in range(job.num_images)
+        ]
+        return _completed(rid, images, polling)
+
+    async def _image(self, request: web.Request) -> web.StreamResponse:
+        self._record(Endpoint.IMAGE, request, None)
+        fault = await self._take_fault(Endpoint.IMAGE, request)
+        if isinstance(fault, web.StreamResponse):
+            return fault
+        if fault is not None and fault.kind is FaultKind.DROP:
+            return await _drop(request)
+        job = self.jobs.get(request.match_info["request_id"])
+        index = int(request.match_info["index"]) if request.match_info["index"].isdigit() else -1
+        if job is None or not job.images or not 0 <= index < len(job.images):
+            return _error(404, "Image not found")
+        data = job.images[index]
+        if fault is not None and fault.kind is FaultKind.TRUNCATE:
+            response = web.StreamResponse(headers={"Content-Type": "image/png"})
+            response.content_length = len(data)
+            await response.prepare(request)
+            await response.write(data[: len(data) // 2])
+            return await _drop(request)
+        return web.Response(body=data, content_type="image/png")
+
+    # --- helpers --------------------------------------------------------------------------------
+
+    def _ensure_images(self, job: SimJob) -> list[bytes]:
+        if not job.images:
+            width, height = IMAGE_SIZES[job.image_size]
+            job.images = [
+                gradient_png(
+                    width,
+                    height,
+                    (job.seed * 31 + index) ^ (hash(job.request_id) & 0xFFFFFF),
+                    label=f"{job.request_id}/{index}",
+                )
+                for index in range(job.num_images)
+            ]
+        return job.images
+
+    def _authorise(self, request: web.Request) -> web.Response | None:
+        key = request.headers.get("Ocp-Apim-Subscription-Key", "")
+        if not key or (self.settings.api_key is not None and key != self.settings.api_key):
+            return _error(401, "Invalid or missing authentication")
+        return None
+
+    async def _take_fault(
+        self, endpoint: Endpoint, request: web.Request
+    ) -> Fault | web.StreamResponse | None:
+        """Pop the next fault for `endpoint`; answer it here when it is just a status or a body."""
+        queue = self._faults[endpoint]
+        if not queue:
+            return None
+        fault = queue.popleft()
+        if fault.kind is FaultKind.SLOW:
+            await asyncio.sleep(fault.delay)
+            return None
+        if fault.kind is FaultKind.STATUS:
+            headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else None
+            messages = {402: "Insufficient Balance", 429: "Rate limit exceeded, please retry later"}
+            return _error(
+                fault.status, messages.get(fault.status, f"Simulated error {fault.status}"), headers=headers
+            )
+        if fault.kind is FaultKind.MALFORMED_JSON:
+            return web.Response(text='{"status": "COMPL', content_type="application/json")
+        if fault.kind is FaultKind.MISSING_FIELDS:
+            return web.json_response({"unexpected": True})
+        return fault
+
+    async def _json_body(self, request: web.Request) -> Any:
+        try:
+            return await request.json()
+        except ValueError:
+            return None
+
+    def _record(self, endpoint: Endpoint, request: web.Request, body: Any) -> None:
+        self.requests.append(
+            RecordedRequest(endpoint, request.method, request.path, dict(request.headers), body)
+        )
+
+
+def _validate(body: Any) -> str | None:
+    if not isinstance(body, dict):
+        return "the body must be a JSON object"
+    prompt = body.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        return "prompt is required"
+    if body.get("image_size", "landscape_4_3") not in IMAGE_SIZES:
+        return "image_size is not supported"
+    count = body.get("num_images", 1)
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 4:
+        return "num_images must be between 1 and 4"
+    if body.get("output_format", "png") not in ("png", "jpeg", "webp"):
+        return "output_format must be png, jpeg or webp"
+    steps = body.get("num_inference_steps", 8)
+    if not isinstance(steps, int) or not 1 <= steps <= 50:
+        return "num_inference_steps must be between 1 and 50"
+    seed = body.get("seed")
+    if seed is not None and (not isinstance(seed, int) or not 0 <= seed < 2**32):
+        return "seed must be a non-negative 32-bit integer"
+    return None
+
+
+def _completed(request_id: str, images: list[dict[str, Any]], polling: bool) -> dict[str, Any]:
+    if polling:
+        return {
+            "status": "COMPLETED",
+            "request_id": request_id,
+            "output": {"media_url": [i["url"] for i in images]},
+        }
+    return {"status": "COMPLETED", "request_id": request_id, "images": images}
+
+
+def _error(
+    status: int, error: str, message: str | None = None, headers: dict[str, str] | None = None
+) -> web.Response:
+    body = {"error": error} | ({"message": message} if message else {})
+    return web.Response(
+        text=json.dumps(body), status=status, content_type="application/json", headers=headers
+    )
+
+
+async def _drop(request: web.Request) -> web.StreamResponse:
+    transport = request.transport
+    if transport is not None:
+        transport.abort()
+    # aiohttp needs a response object; nothing reaches the client after the abort
+    return web.Response(status=499)

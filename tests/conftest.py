@@ -1,0 +1,63 @@
+"""Shared fixtures: a real Pixazo simulator on 127.0.0.1 and a client pointed at it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from bot.models import Secret
+from bot.pixazo import PixazoClient, RetryPolicy
+from bot.simulator import BASE_PATH, Simulator, SimulatorSettings
+
+TEST_KEY = "sk-test-6b1f0c2d9e8a7f3b"
+FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05, total_seconds=5.0)
+
+Serve = Callable[[web.Application], Awaitable[str]]
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Serve]:
+    """Start aiohttp applications on free ports of 127.0.0.1; yields their base URLs."""
+    runners: list[web.AppRunner] = []
+
+    async def start(app: web.Application) -> str:
+        runner = web.AppRunner(app, shutdown_timeout=0.1)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        runners.append(runner)
+        port = runner.addresses[0][1]
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()
+
+
+@pytest.fixture
+def sim_settings() -> SimulatorSettings:
+    return SimulatorSettings(api_key=TEST_KEY, render_seconds=0.2)
+
+
+@pytest.fixture
+def simulator(sim_settings: SimulatorSettings) -> Simulator:
+    return Simulator(sim_settings)
+
+
+@pytest.fixture
+async def sim_url(serve: Serve, simulator: Simulator) -> str:
+    return await serve(simulator.app) + BASE_PATH
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
+def pixazo(http: aiohttp.ClientSession, sim_url: str) -> PixazoClient:
+    return PixazoClient(http, api_key=Secret(TEST_KEY), base_url=sim_url, timeout=5.0, retry=FAST_RETRY)

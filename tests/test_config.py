@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bot.config import DEFAULT_IMAGE_SIZES, Config, sqlite_path
+from bot.errors import ConfigError
+from bot.money import Money
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.secret-token-value"
+KEY = "pixazo-secret-key-0123456789"
+REQUIRED = {"DISCORD_TOKEN": TOKEN, "PIXAZO_API_KEY": KEY}
+
+
+def test_defaults_follow_the_design() -> None:
+    config = Config.from_env(REQUIRED)
+    assert config.discord_token.reveal() == TOKEN
+    assert config.pixazo_api_key.reveal() == KEY
+    assert config.pixazo_base_url == "https://gateway.pixazo.ai/z-image-turbo-834/v1"
+    assert config.discord_api_base_url == "https://discord.com/api/v10"
+    assert config.discord_gateway_url is None
+    assert config.database_path == Path("data/imagine.db")
+    assert config.price_per_image_usd == Money(8_000)
+    assert config.default_user_daily_limit_usd == Money(80_000)
+    assert config.default_guild_daily_limit_usd is None
+    assert config.global_daily_budget_usd is None
+    assert config.log_level == "INFO"
+    assert dict(config.image_sizes) == DEFAULT_IMAGE_SIZES
+    assert config.member_max_jobs == 2
+    assert config.job_timeout_minutes == 30
+
+
+def test_values_are_read_and_converted() -> None:
+    config = Config.from_env(
+        REQUIRED
+        | {
+            "PRICE_PER_IMAGE_USD": "0.01",
+            "GLOBAL_DAILY_BUDGET_USD": "$25",
+            "LOG_LEVEL": "debug",
+            "DATABASE_URL": "sqlite:////var/lib/imagine/db.sqlite",
+            "IMAGE_SIZES": "square=square_hd, wide=landscape_16_9",
+            "DISCORD_GATEWAY_URL": "ws://127.0.0.1:9000",
+            "PIXAZO_BASE_URL": "http://127.0.0.1:8642/z-image-turbo-834/v1/",
+        }
+    )
+    assert config.price_per_image_usd == Money(10_000)
+    assert config.global_daily_budget_usd == Money(25_000_000)
+    assert config.log_level == "DEBUG"
+    assert config.database_path == Path("/var/lib/imagine/db.sqlite")
+    assert dict(config.image_sizes) == {"square": "square_hd", "wide": "landscape_16_9"}
+    assert config.pixazo_base_url == "http://127.0.0.1:8642/z-image-turbo-834/v1"
+
+
+def test_every_problem_is_reported_at_once_naming_each_variable() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Config.from_env(
+            {
+                "PIXAZO_API_KEY": "",
+                "PRICE_PER_IMAGE_USD": "cheap",
+                "DEFAULT_USER_DAILY_LIMIT_USD": "0.0000001",
+                "DATABASE_URL": "postgres://x",
+                "LOG_LEVEL": "LOUD",
+                "MEMBER_MAX_JOBS": "many",
+                "DISCORD_API_BASE_URL": "discord.com",
+            }
+        )
+    text = str(caught.value)
+    for name in (
+        "DISCORD_TOKEN",
+        "PIXAZO_API_KEY",
+        "PRICE_PER_IMAGE_USD",
+        "DEFAULT_USER_DAILY_LIMIT_USD",
+        "DATABASE_URL",
+        "LOG_LEVEL",
+        "MEMBER_MAX_JOBS",
+        "DISCORD_API_BASE_URL",
+    ):
+        assert name in text
+    assert len(caught.value.problems) == 8
+    assert "\n" not in text  # one readable line
+
+
+def test_secrets_never_show_in_repr_or_errors() -> None:
+    config = Config.from_env(REQUIRED)
+    assert TOKEN not in repr(config)
+    assert KEY not in repr(config)
+    assert TOKEN not in str(config)
+    with pytest.raises(ConfigError) as caught:
+        Config.from_env({"DISCORD_TOKEN": "has space " + TOKEN, "PIXAZO_API_KEY": KEY, "LOG_LEVEL": "x"})
+    assert TOKEN not in str(caught.value)
+    assert KEY not in str(caught.value)
+
+
+def test_env_example_lists_every_setting_with_a_comment() -> None:
+    example = (ROOT / ".env.example").read_text()
+    lines = example.splitlines()
+    listed = {m[1] for m in (re.match(r"([A-Z0-9_]+)=", line) for line in lines) if m}
+    assert set(Config.variables()) == listed
+    for index, line in enumerate(lines):
+        if re.match(r"[A-Z0-9_]+=", line):
+            assert lines[index - 1].startswith("# "), f"{line} has no comment above it"
+
+
+def test_env_example_defaults_are_valid() -> None:
+    example = (ROOT / ".env.example").read_text()
+    env = dict(line.split("=", 1) for line in example.splitlines() if re.match(r"[A-Z0-9_]+=", line))
+    assert Config.from_env(env | REQUIRED) == Config.from_env(REQUIRED)
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("sqlite:///data/imagine.db", Path("data/imagine.db")),
+        ("sqlite:////srv/imagine/x.db", Path("/srv/imagine/x.db")),
+    ],
+)
+def test_database_urls_are_read_as_sqlalchemy_writes_them(url: str, path: Path) -> None:
+    assert sqlite_path(url) == path
