@@ -54,17 +54,13 @@ def _simulate(args: argparse.Namespace) -> int:
         blocked_words=tuple(args.blocked_word) or SimulatorSettings().blocked_words,
     )
     simulator = Simulator(settings)
-    print(
-        f"Pixazo simulator: PIXAZO_BASE_URL=http://{args.host}:{args.port}/z-image-turbo-834/v1", flush=True
-    )
+    print(f"Pixazo simulator: PIXAZO_BASE_URL=http://{args.host}:{args.port}/z-image-turbo-834/v1", flush=True)
     web.run_app(simulator.app, host=args.host, port=args.port, print=None)
     return 0
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="imagine-bot", description="A Discord image bot on Pixazo Z-Image-Turbo."
-    )
+    parser = argparse.ArgumentParser(prog="imagine-bot", description="A Discord image bot on Pixazo Z-Image-Turbo.")
     commands = parser.add_subparsers(dest="command", metavar="command")
     commands.add_parser("run", help="run the bot (the default)")
 
@@ -83,9 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument(
         "--blocked-word", action="append", default=[], help="a word that fails the safety check (repeatable)"
     )
-    simulate.add_argument(
-        "--api-key", default=None, help="the only key accepted (default: any non-empty key)"
-    )
+    simulate.add_argument("--api-key", default=None, help="the only key accepted (default: any non-empty key)")
     return parser
 
 

@@ -97,9 +97,7 @@ class ChannelNotAllowedError(BotError):
 
 class TooManyJobsError(BotError):
     def __init__(self, limit: int) -> None:
-        super().__init__(
-            f"You already have {limit} images in progress or waiting; try again when one finishes."
-        )
+        super().__init__(f"You already have {limit} images in progress or waiting; try again when one finishes.")
 
 
 class ServiceUnavailableError(BotError):
@@ -146,9 +144,7 @@ class PixazoNotFoundError(PixazoError):
 class PixazoRateLimitedError(PixazoError):
     """429: too many requests; `retry_after` is the wait the API asked for, in seconds, if it said."""
 
-    def __init__(
-        self, message: str, *, status: int | None = 429, detail: str = "", retry_after: float | None
-    ) -> None:
+    def __init__(self, message: str, *, status: int | None = 429, detail: str = "", retry_after: float | None) -> None:
         self.retry_after = retry_after
         super().__init__(message, status=status, detail=detail)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -107,3 +108,238 @@ class GenerationRequest:
         if self.seed is not None:
             body["seed"] = self.seed
         return body
+
+
+# --- jobs ---------------------------------------------------------------------------------------
+
+
+class JobState(StrEnum):
+    """The lifecycle in DESIGN.md. `waiting` is the bot's own queue, before a reservation is used."""
+
+    RESERVED = "reserved"
+    SUBMITTING = "submitting"
+    SUBMITTED = "submitted"
+    QUEUED = "queued"
+    RUNNING = "running"
+    DELIVERING = "delivering"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def final(self) -> bool:
+        return self in (JobState.DELIVERED, JobState.FAILED, JobState.CANCELLED)
+
+
+class FailureKind(StrEnum):
+    SAFETY = "safety"  # the API's safety check refused the prompt
+    UPSTREAM = "upstream"  # Pixazo failed (an HTTP error, a system error, no images)
+    BALANCE = "balance"  # the operator's Pixazo balance is exhausted
+    BUSY = "busy"  # Pixazo kept rate limiting
+    INTERRUPTED = "interrupted"  # a submit whose answer never came: maybe billed, never resent
+    TIMEOUT = "timeout"
+    DELIVERY = "delivery"  # the image could not be fetched or posted
+
+
+class ReservationState(StrEnum):
+    RESERVED = "reserved"
+    CHARGED = "charged"
+    RELEASED = "released"
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """Money set aside for one job, counted against the day it was made on."""
+
+    id: int
+    guild_id: int
+    member_id: int
+    day: str  # the server's calendar day, ISO format
+    unit_price: int  # micro-dollars per image
+    images: int
+    state: ReservationState
+
+    @property
+    def amount(self) -> int:
+        return self.unit_price * self.images
+
+
+@dataclass(frozen=True, slots=True)
+class JobRequest:
+    """What a member asked for: the prompt and options of one `/imagine` (or a reroll)."""
+
+    guild_id: int
+    channel_id: int
+    member_id: int
+    prompt: str
+    size: str  # the member's choice, e.g. "square"
+    image_size: str  # what that choice asks the API for, e.g. "square_1_1"
+    count: int = 1
+    seed: int | None = None
+    output_format: str = "png"
+    parent_id: int | None = None  # the job this one rerolls
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """Where progress and the result go: the interaction's reply while its token lives, then the channel."""
+
+    application_id: int | None = None
+    interaction_token: str | None = field(default=None, repr=False)
+    token_expires_at: datetime | None = None
+    message_id: int | None = None  # the public reply, once known
+    channel_message_id: int | None = None  # the bot's own message after the token hand-off
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: int
+    request: JobRequest
+    state: JobState
+    reservation_id: int | None
+    cost: int  # micro-dollars reserved
+    delivery: Delivery
+    created_at: datetime
+    updated_at: datetime
+    queue_position: int | None = None
+    request_id: str | None = None
+    polling_url: str | None = None
+    images_delivered: int = 0
+    failure_kind: FailureKind | None = None
+    failure_reason: str | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def guild_id(self) -> int:
+        return self.request.guild_id
+
+    @property
+    def member_id(self) -> int:
+        return self.request.member_id
+
+
+# --- servers, budgets and moderation ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GuildSettings:
+    guild_id: int
+    member_daily_limit: int | None = None  # micro-dollars; None falls back to the operator default
+    guild_daily_limit: int | None = None
+    timezone: str = "UTC"
+    mod_channel_id: int | None = None
+    paused: bool = False
+    safety_charged: bool = False
+    member_max_jobs: int | None = None
+
+
+class OverrideKind(StrEnum):
+    ROLE = "role"
+    MEMBER = "member"
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetOverride:
+    guild_id: int
+    kind: OverrideKind
+    target_id: int
+    daily_limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    id: int
+    guild_id: int
+    member_id: int
+    until: datetime | None  # None: permanent
+    reason: str | None
+    moderator_id: int | None  # None: blocked automatically
+    created_at: datetime
+    lifted_at: datetime | None = None
+    lifted_by: int | None = None
+
+
+class ReportSource(StrEnum):
+    SAFETY = "safety"  # the API's safety check
+    BLOCKED_TERM = "blocked_term"  # the server's own prompt filter
+    MEMBER = "member"  # somebody pressed Report
+
+
+class ReportState(StrEnum):
+    OPEN = "open"
+    DISMISSED = "dismissed"
+    ACTIONED = "actioned"
+
+
+@dataclass(frozen=True, slots=True)
+class SafetyReport:
+    id: int
+    guild_id: int
+    channel_id: int
+    member_id: int
+    job_id: int | None
+    prompt: str | None  # None once the member asked to be forgotten
+    reason: str
+    source: ReportSource
+    state: ReportState
+    created_at: datetime
+    reporter_id: int | None = None
+    moderator_id: int | None = None
+    decision: str | None = None
+    decided_at: datetime | None = None
+    card_channel_id: int | None = None
+    card_message_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """A member's day so far, in micro-dollars."""
+
+    day: str
+    spent: int
+    reserved: int
+    limit: int
+    images: int
+    resets_at: datetime
+
+    @property
+    def left(self) -> int:
+        return max(0, self.limit - self.spent - self.reserved)
+
+
+@dataclass(frozen=True, slots=True)
+class SpendRow:
+    day: str
+    member_id: int
+    images: int
+    spent: int
+
+
+@dataclass(frozen=True, slots=True)
+class SpendReport:
+    guild_id: int
+    first_day: str
+    last_day: str
+    rows: tuple[SpendRow, ...]  # one per member per day, oldest first
+
+    @property
+    def total_spent(self) -> int:
+        return sum(row.spent for row in self.rows)
+
+    @property
+    def total_images(self) -> int:
+        return sum(row.images for row in self.rows)
+
+    def by_member(self) -> list[tuple[int, int, int]]:
+        """(member_id, spent, images), the biggest spender first."""
+        totals: dict[int, tuple[int, int]] = {}
+        for row in self.rows:
+            spent, images = totals.get(row.member_id, (0, 0))
+            totals[row.member_id] = (spent + row.spent, images + row.images)
+        return sorted(((m, s, i) for m, (s, i) in totals.items()), key=lambda t: (-t[1], t[0]))
+
+    def by_day(self) -> list[tuple[str, int]]:
+        totals: dict[str, int] = {}
+        for row in self.rows:
+            totals[row.day] = totals.get(row.day, 0) + row.spent
+        return sorted(totals.items())

@@ -30,9 +30,7 @@ class Money:
         cleaned = text.strip()
         match = _AMOUNT.fullmatch(cleaned)
         if match is None or not (match["whole"] or match["frac"]):
-            raise InvalidAmountError(
-                f"“{_excerpt(text)}” is not a dollar amount; write it like 0.05 or $1.20."
-            )
+            raise InvalidAmountError(f"“{_excerpt(text)}” is not a dollar amount; write it like 0.05 or $1.20.")
         if match["sign"]:
             raise InvalidAmountError("Amounts cannot be negative.")
         frac = match["frac"] or ""

@@ -188,9 +188,7 @@ class PixazoClient:
         try:
             return json.loads(raw)
         except ValueError:
-            raise PixazoBadResponseError(
-                "Pixazo answered with malformed JSON", detail=self._clean(raw)
-            ) from None
+            raise PixazoBadResponseError("Pixazo answered with malformed JSON", detail=self._clean(raw)) from None
 
     async def _download_once(self, url: str, max_bytes: int) -> DownloadedImage:
         try:
@@ -209,9 +207,7 @@ class PixazoClient:
                 async for chunk in resp.content.iter_chunked(64 * 1024):
                     data += chunk
                     if len(data) > max_bytes:
-                        raise PixazoImageTooLargeError(
-                            "the image is larger than allowed", size=None, limit=max_bytes
-                        )
+                        raise PixazoImageTooLargeError("the image is larger than allowed", size=None, limit=max_bytes)
         except PixazoError:
             raise
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -240,9 +236,7 @@ def parse_submit(body: object) -> SubmitResult:
         raise PixazoBadResponseError("submit answer has no request_id", detail=_excerpt(json.dumps(body)))
     polling_url = body.get("polling_url")
     if polling_url is not None and (not isinstance(polling_url, str) or not _is_http_url(polling_url)):
-        raise PixazoBadResponseError(
-            "submit answer has an unusable polling_url", detail=_excerpt(json.dumps(body))
-        )
+        raise PixazoBadResponseError("submit answer has an unusable polling_url", detail=_excerpt(json.dumps(body)))
     return SubmitResult(request_id=request_id.strip(), polling_url=polling_url or None)
 
 
@@ -276,9 +270,7 @@ def _parse_images(body: dict[str, Any]) -> tuple[UpstreamImage, ...]:
     else:
         raise PixazoBadResponseError("completed answer has no images", detail=_excerpt(json.dumps(body)))
     if not isinstance(items, list):
-        raise PixazoBadResponseError(
-            "completed answer's images are not a list", detail=_excerpt(json.dumps(body))
-        )
+        raise PixazoBadResponseError("completed answer's images are not a list", detail=_excerpt(json.dumps(body)))
     images = []
     for item in items:
         if isinstance(item, str):
@@ -333,9 +325,7 @@ def _http_error(status: int, detail: str, retry_after: str | None) -> PixazoErro
     if status == 402:
         return PixazoBalanceError("the Pixazo balance is exhausted", status=status, detail=detail)
     if status == 404:
-        return PixazoNotFoundError(
-            "Pixazo does not know that endpoint or request", status=status, detail=detail
-        )
+        return PixazoNotFoundError("Pixazo does not know that endpoint or request", status=status, detail=detail)
     if status == 429:
         return PixazoRateLimitedError(
             "Pixazo is rate limiting",
@@ -380,9 +370,7 @@ def _submit_retryable(exc: PixazoError) -> bool:
     if isinstance(exc, PixazoRateLimitedError):
         return True
     if isinstance(exc, PixazoTransientError):
-        return exc.status in _SUBMIT_RETRY_STATUSES or (
-            exc.status is None and not exc.request_may_have_arrived
-        )
+        return exc.status in _SUBMIT_RETRY_STATUSES or (exc.status is None and not exc.request_may_have_arrived)
     return False
 
 

@@ -108,9 +108,7 @@ class SimJob:
 
 
 class Simulator:
-    def __init__(
-        self, settings: SimulatorSettings | None = None, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, settings: SimulatorSettings | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings or SimulatorSettings()
         self._clock = clock
         self.requests: list[RecordedRequest] = []
@@ -219,9 +217,7 @@ class Simulator:
         self._record(Endpoint.RESULT, request, None)
         return await self._result(request, request.match_info["request_id"], polling=True)
 
-    async def _result(
-        self, request: web.Request, request_id: str | None, *, polling: bool
-    ) -> web.StreamResponse:
+    async def _result(self, request: web.Request, request_id: str | None, *, polling: bool) -> web.StreamResponse:
         if (denied := self._authorise(request)) is not None:
             return denied
         fault = await self._take_fault(Endpoint.RESULT, request)
@@ -310,9 +306,7 @@ class Simulator:
             return _error(401, "Invalid or missing authentication")
         return None
 
-    async def _take_fault(
-        self, endpoint: Endpoint, request: web.Request
-    ) -> Fault | web.StreamResponse | None:
+    async def _take_fault(self, endpoint: Endpoint, request: web.Request) -> Fault | web.StreamResponse | None:
         """Pop the next fault for `endpoint`; answer it here when it is just a status or a body."""
         queue = self._faults[endpoint]
         if not queue:
@@ -324,9 +318,7 @@ class Simulator:
         if fault.kind is FaultKind.STATUS:
             headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else None
             messages = {402: "Insufficient Balance", 429: "Rate limit exceeded, please retry later"}
-            return _error(
-                fault.status, messages.get(fault.status, f"Simulated error {fault.status}"), headers=headers
-            )
+            return _error(fault.status, messages.get(fault.status, f"Simulated error {fault.status}"), headers=headers)
         if fault.kind is FaultKind.MALFORMED_JSON:
             return web.Response(text='{"status": "COMPL', content_type="application/json")
         if fault.kind is FaultKind.MISSING_FIELDS:
@@ -340,9 +332,7 @@ class Simulator:
             return None
 
     def _record(self, endpoint: Endpoint, request: web.Request, body: Any) -> None:
-        self.requests.append(
-            RecordedRequest(endpoint, request.method, request.path, dict(request.headers), body)
-        )
+        self.requests.append(RecordedRequest(endpoint, request.method, request.path, dict(request.headers), body))
 
 
 def _validate(body: Any) -> str | None:
@@ -377,13 +367,9 @@ def _completed(request_id: str, images: list[dict[str, Any]], polling: bool) -> 
     return {"status": "COMPLETED", "request_id": request_id, "images": images}
 
 
-def _error(
-    status: int, error: str, message: str | None = None, headers: dict[str, str] | None = None
-) -> web.Response:
+def _error(status: int, error: str, message: str | None = None, headers: dict[str, str] | None = None) -> web.Response:
     body = {"error": error} | ({"message": message} if message else {})
-    return web.Response(
-        text=json.dumps(body), status=status, content_type="application/json", headers=headers
-    )
+    return web.Response(text=json.dumps(body), status=status, content_type="application/json", headers=headers)
 
 
 async def _drop(request: web.Request) -> web.StreamResponse:

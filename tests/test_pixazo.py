@@ -77,9 +77,7 @@ async def test_seed_form_walks_from_queue_to_completed_with_position_counting_do
 async def test_safety_failure_is_reported_as_failed_for_safety(
     serve: Serve, http: aiohttp.ClientSession, form: ResultForm
 ) -> None:
-    simulator = Simulator(
-        SimulatorSettings(render_seconds=0.05, result_form=form, blocked_words=("forbidden",))
-    )
+    simulator = Simulator(SimulatorSettings(render_seconds=0.05, result_form=form, blocked_words=("forbidden",)))
     client = PixazoClient(
         http,
         api_key=Secret(TEST_KEY),
@@ -96,9 +94,7 @@ async def test_safety_failure_is_reported_as_failed_for_safety(
 async def test_polling_form_follows_the_polling_url_and_maps_its_vocabulary(
     serve: Serve, http: aiohttp.ClientSession
 ) -> None:
-    simulator = Simulator(
-        SimulatorSettings(render_seconds=0.2, queue_depth=1, result_form=ResultForm.POLLING)
-    )
+    simulator = Simulator(SimulatorSettings(render_seconds=0.2, queue_depth=1, result_form=ResultForm.POLLING))
     client = PixazoClient(
         http,
         api_key=Secret(TEST_KEY),
@@ -257,9 +253,7 @@ async def test_submit_is_never_retried_after_a_read_timeout(
     assert len(simulator.jobs) == 1
 
 
-async def test_submit_is_never_retried_after_a_dropped_connection(
-    pixazo: PixazoClient, simulator: Simulator
-) -> None:
+async def test_submit_is_never_retried_after_a_dropped_connection(pixazo: PixazoClient, simulator: Simulator) -> None:
     simulator.inject(Endpoint.SUBMIT, Fault(FaultKind.DROP))
     with pytest.raises(PixazoTransientError) as caught:
         await pixazo.submit(CAT)
@@ -375,9 +369,7 @@ async def test_download_of_a_missing_image_is_not_found(pixazo: PixazoClient, si
         await pixazo.download(url, 10_000_000)
 
 
-async def test_a_truncated_download_is_retried_and_then_succeeds(
-    pixazo: PixazoClient, simulator: Simulator
-) -> None:
+async def test_a_truncated_download_is_retried_and_then_succeeds(pixazo: PixazoClient, simulator: Simulator) -> None:
     request_id, url = await completed_image_url(pixazo)
     simulator.inject(Endpoint.IMAGE, Fault(FaultKind.TRUNCATE))
     image = await pixazo.download(url, 10_000_000)
@@ -407,15 +399,11 @@ async def test_the_key_appears_in_no_exception_log_or_repr(
     caplog.set_level(logging.DEBUG)
 
     async def echo(request: web.Request) -> web.Response:  # an API that repeats the key back
-        return web.json_response(
-            {"error": f"bad key {request.headers['Ocp-Apim-Subscription-Key']}"}, status=400
-        )
+        return web.json_response({"error": f"bad key {request.headers['Ocp-Apim-Subscription-Key']}"}, status=400)
 
     app = web.Application()
     app.router.add_post("/v1/z-image-turbo-request", echo)
-    echoing = PixazoClient(
-        http, api_key=Secret(TEST_KEY), base_url=await serve(app) + "/v1", retry=FAST_RETRY
-    )
+    echoing = PixazoClient(http, api_key=Secret(TEST_KEY), base_url=await serve(app) + "/v1", retry=FAST_RETRY)
     errors: list[BaseException] = []
     for status in (400, 401, 402, 429, 500, 503):
         simulator.inject(Endpoint.SUBMIT, Fault(FaultKind.STATUS, status=status, retry_after=0), times=5)

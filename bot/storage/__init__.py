@@ -1,0 +1,118 @@
+"""SQLite storage: one long-lived aiosqlite connection, migrations, and every SQL statement.
+
+`Storage.transaction()` is the only way in. It serialises this process's work on the connection
+with a lock (aiosqlite shares one connection between coroutines, so a transaction spanning awaits
+must not interleave with another) and starts with ``BEGIN IMMEDIATE``, which takes SQLite's write
+lock at once: other processes sharing the file wait (up to the busy timeout) instead of racing.
+Rows become models (`bot.models`) before they leave the package.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiosqlite
+
+from bot.storage.convert import fetch_one
+from bot.storage.guilds import GuildsTable
+from bot.storage.jobs import JobsTable
+from bot.storage.migrations import MIGRATIONS
+from bot.storage.moderation import ModerationTable
+from bot.storage.spend import SpendTable
+
+__all__ = ["Storage", "Tx"]
+
+log = logging.getLogger(__name__)
+BUSY_TIMEOUT_MS = 10_000
+
+
+class Tx:
+    """One transaction's view of the tables."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.spend = SpendTable(conn)
+        self.guilds = GuildsTable(conn)
+        self.jobs = JobsTable(conn)
+        self.moderation = ModerationTable(conn)
+        self._conn = conn
+
+    async def get_state(self, key: str) -> str | None:
+        row = await fetch_one(self._conn, "SELECT value FROM app_state WHERE key = ?", (key,))
+        return None if row is None else str(row[0])
+
+    async def set_state(self, key: str, value: str) -> None:
+        await self._conn.execute(
+            "INSERT INTO app_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+
+class Storage:
+    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
+        self._conn = conn
+        self._lock = asyncio.Lock()
+        self.path = path
+
+    def __repr__(self) -> str:
+        return f"Storage(path={str(self.path)!r})"
+
+    @classmethod
+    async def open(cls, path: Path, migrations: Sequence[Sequence[str]] = MIGRATIONS) -> Storage:
+        """Open (creating the folder and file if needed) and bring the schema up to date."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = await aiosqlite.connect(path, isolation_level=None)
+        try:
+            await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            await conn.execute("PRAGMA journal_mode = WAL")
+            await conn.execute("PRAGMA foreign_keys = ON")
+            await conn.execute("PRAGMA synchronous = NORMAL")
+            storage = cls(conn, path)
+            await storage._migrate(migrations)
+        except BaseException:
+            await conn.close()
+            raise
+        return storage
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._conn.close()
+
+    async def schema_version(self) -> int:
+        async with self._lock, self._conn.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        """A write transaction: committed when the block ends, rolled back if it raises."""
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield Tx(self._conn)
+            except BaseException:
+                await self._conn.rollback()
+                raise
+            await self._conn.commit()
+
+    async def _migrate(self, migrations: Sequence[Sequence[str]]) -> None:
+        """Apply each pending migration in a transaction of its own; another process may race us."""
+        for number, statements in enumerate(migrations, start=1):
+            async with self._lock:
+                await self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    row = await fetch_one(self._conn, "PRAGMA user_version")
+                    if row is not None and int(row[0]) >= number:
+                        await self._conn.rollback()
+                        continue
+                    for statement in statements:
+                        await self._conn.execute(statement)
+                    await self._conn.execute(f"PRAGMA user_version = {number}")
+                except BaseException:
+                    await self._conn.rollback()
+                    raise
+                await self._conn.commit()
+            log.info("database %s: applied migration %d", self.path, number)

@@ -1,0 +1,176 @@
+"""Per-server settings, budget overrides, channel rules and blocked terms."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+
+from bot.models import BudgetOverride, GuildSettings, OverrideKind
+from bot.storage.convert import fetch_all, fetch_one, to_db
+
+_SETTINGS_COLUMNS = (
+    "member_daily_limit",
+    "guild_daily_limit",
+    "timezone",
+    "mod_channel_id",
+    "paused",
+    "safety_charged",
+    "member_max_jobs",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetContext:
+    settings: GuildSettings
+    member_override: int | None  # the member's own daily limit, if set
+    role_override: int | None  # the most generous of their roles' limits, if any is set
+    blocked: bool
+
+
+class GuildsTable:
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def settings(self, guild_id: int) -> GuildSettings:
+        row = await fetch_one(
+            self._conn, f"SELECT {', '.join(_SETTINGS_COLUMNS)} FROM guild_settings WHERE guild_id = ?", (guild_id,)
+        )
+        return _settings(guild_id, row)
+
+    async def budget_context(
+        self, guild_id: int, member_id: int, role_ids: Sequence[int], now: datetime
+    ) -> BudgetContext:
+        """Everything a budget check reads before the day's totals, in one trip to the database."""
+        roles = list(dict.fromkeys(role_ids))
+        role_limit = (
+            "(SELECT MAX(daily_limit) FROM budget_overrides "
+            f"WHERE guild_id = ? AND kind = 'role' AND target_id IN ({', '.join('?' for _ in roles)}))"
+            if roles
+            else "NULL"
+        )
+        settings_columns = ", ".join(f"s.{column}" for column in _SETTINGS_COLUMNS)
+        row = await fetch_one(
+            self._conn,
+            f"SELECT {settings_columns}, "
+            "(SELECT daily_limit FROM budget_overrides WHERE guild_id = ? AND kind = 'member' AND target_id = ?), "
+            f"{role_limit}, "
+            "EXISTS (SELECT 1 FROM blocks WHERE guild_id = ? AND member_id = ? AND lifted_at IS NULL "
+            "AND (until IS NULL OR until > ?)) "
+            "FROM (SELECT ? AS guild_id) AS g LEFT JOIN guild_settings AS s ON s.guild_id = g.guild_id",
+            (
+                guild_id,
+                member_id,
+                *((guild_id, *roles) if roles else ()),
+                guild_id,
+                member_id,
+                to_db(now),
+                guild_id,
+            ),
+        )
+        assert row is not None
+        settings_row = row[: len(_SETTINGS_COLUMNS)]
+        known = settings_row[2] is not None  # timezone is NOT NULL in a stored row
+        return BudgetContext(
+            settings=_settings(guild_id, settings_row if known else None),
+            member_override=row[-3],
+            role_override=row[-2],
+            blocked=bool(row[-1]),
+        )
+
+    async def update_settings(self, guild_id: int, now: datetime, **changes: Any) -> GuildSettings:
+        """Set some settings (by their `GuildSettings` names), leaving the others as they were."""
+        unknown = set(changes) - set(_SETTINGS_COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown settings: {sorted(unknown)}")
+        columns = list(changes)
+        placeholders = ", ".join("?" for _ in columns)
+        assignments = ", ".join(f"{column} = excluded.{column}" for column in [*columns, "updated_at"])
+        await self._conn.execute(
+            f"INSERT INTO guild_settings (guild_id, {', '.join(columns)}, updated_at) "
+            f"VALUES (?, {placeholders}, ?) ON CONFLICT (guild_id) DO UPDATE SET {assignments}",
+            (guild_id, *changes.values(), to_db(now)),
+        )
+        return await self.settings(guild_id)
+
+    async def set_override(self, guild_id: int, kind: OverrideKind, target_id: int, daily_limit: int) -> None:
+        await self._conn.execute(
+            "INSERT INTO budget_overrides (guild_id, kind, target_id, daily_limit) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (guild_id, kind, target_id) DO UPDATE SET daily_limit = excluded.daily_limit",
+            (guild_id, kind.value, target_id, daily_limit),
+        )
+
+    async def clear_override(self, guild_id: int, kind: OverrideKind, target_id: int) -> bool:
+        cursor = await self._conn.execute(
+            "DELETE FROM budget_overrides WHERE guild_id = ? AND kind = ? AND target_id = ?",
+            (guild_id, kind.value, target_id),
+        )
+        return cursor.rowcount > 0
+
+    async def overrides(self, guild_id: int) -> list[BudgetOverride]:
+        rows = await fetch_all(
+            self._conn,
+            "SELECT kind, target_id, daily_limit FROM budget_overrides WHERE guild_id = ? ORDER BY kind, target_id",
+            (guild_id,),
+        )
+        return [BudgetOverride(guild_id, OverrideKind(r[0]), r[1], r[2]) for r in rows]
+
+    async def allowed_channels(self, guild_id: int) -> list[int]:
+        return [
+            row[0]
+            for row in await fetch_all(
+                self._conn,
+                "SELECT channel_id FROM allowed_channels WHERE guild_id = ? ORDER BY channel_id",
+                (guild_id,),
+            )
+        ]
+
+    async def allow_channel(self, guild_id: int, channel_id: int) -> bool:
+        cursor = await self._conn.execute(
+            "INSERT INTO allowed_channels (guild_id, channel_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            (guild_id, channel_id),
+        )
+        return cursor.rowcount > 0
+
+    async def disallow_channel(self, guild_id: int, channel_id: int) -> bool:
+        cursor = await self._conn.execute(
+            "DELETE FROM allowed_channels WHERE guild_id = ? AND channel_id = ?", (guild_id, channel_id)
+        )
+        return cursor.rowcount > 0
+
+    async def blocked_terms(self, guild_id: int) -> list[str]:
+        return [
+            row[0]
+            for row in await fetch_all(
+                self._conn, "SELECT term FROM blocked_terms WHERE guild_id = ? ORDER BY term", (guild_id,)
+            )
+        ]
+
+    async def add_blocked_term(self, guild_id: int, term: str) -> bool:
+        cursor = await self._conn.execute(
+            "INSERT INTO blocked_terms (guild_id, term) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            (guild_id, term),
+        )
+        return cursor.rowcount > 0
+
+    async def remove_blocked_term(self, guild_id: int, term: str) -> bool:
+        cursor = await self._conn.execute("DELETE FROM blocked_terms WHERE guild_id = ? AND term = ?", (guild_id, term))
+        return cursor.rowcount > 0
+
+
+def _settings(guild_id: int, row: Sequence[Any] | None) -> GuildSettings:
+    if row is None:
+        return GuildSettings(guild_id=guild_id)
+    return GuildSettings(
+        guild_id=guild_id,
+        member_daily_limit=row[0],
+        guild_daily_limit=row[1],
+        timezone=row[2],
+        mod_channel_id=row[3],
+        paused=bool(row[4]),
+        safety_charged=bool(row[5]),
+        member_max_jobs=row[6],
+    )

@@ -1,0 +1,117 @@
+"""The ledger's tables: reservations, and the running daily totals that triggers keep beside them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+
+from bot.models import Reservation, ReservationState, SpendRow
+from bot.storage.convert import fetch_all, fetch_one, to_db
+
+_RESERVATION_COLUMNS = "id, guild_id, member_id, day, unit_price, images, state"
+
+
+@dataclass(frozen=True, slots=True)
+class DayTotals:
+    reserved: int = 0
+    charged: int = 0
+    images: int = 0
+
+    @property
+    def used(self) -> int:
+        return self.reserved + self.charged
+
+
+@dataclass(frozen=True, slots=True)
+class DayTotalsByScope:
+    member: DayTotals
+    guild: DayTotals
+    overall: DayTotals
+
+
+class SpendTable:
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def day_totals(self, guild_id: int, member_id: int, day: str, utc_day: str) -> DayTotalsByScope:
+        """The member's and the server's totals for `day`, and everyone's for `utc_day`, in one read."""
+        rows = await fetch_all(
+            self._conn,
+            "SELECT scope, reserved, charged, images FROM daily_totals "
+            "WHERE (scope = 'member' AND guild_id = ? AND member_id = ? AND day = ?) "
+            "OR (scope = 'guild' AND guild_id = ? AND member_id = 0 AND day = ?) "
+            "OR (scope = 'global' AND guild_id = 0 AND member_id = 0 AND day = ?)",
+            (guild_id, member_id, day, guild_id, day, utc_day),
+        )
+        found = {row[0]: DayTotals(row[1], row[2], row[3]) for row in rows}
+        return DayTotalsByScope(
+            member=found.get("member", DayTotals()),
+            guild=found.get("guild", DayTotals()),
+            overall=found.get("global", DayTotals()),
+        )
+
+    async def reserve(
+        self, *, guild_id: int, member_id: int, day: str, utc_day: str, unit_price: int, images: int, now: datetime
+    ) -> Reservation:
+        row = await fetch_one(
+            self._conn,
+            "INSERT INTO reservations (guild_id, member_id, day, utc_day, unit_price, images, state, created_at) "
+            f"VALUES (?, ?, ?, ?, ?, ?, 'reserved', ?) RETURNING {_RESERVATION_COLUMNS}",
+            (guild_id, member_id, day, utc_day, unit_price, images, to_db(now)),
+        )
+        assert row is not None
+        return _reservation(row)
+
+    async def settle(self, reservation_id: int, *, charge_images: int, now: datetime) -> Reservation | None:
+        """Turn a reservation into a charge for `charge_images` images (0 releases it).
+
+        Returns None when it was settled before: settling twice changes nothing.
+        """
+        state = ReservationState.CHARGED if charge_images > 0 else ReservationState.RELEASED
+        row = await fetch_one(
+            self._conn,
+            "UPDATE reservations SET state = ?, charged_images = ?, settled_at = ? "
+            f"WHERE id = ? AND state = 'reserved' AND ? <= images RETURNING {_RESERVATION_COLUMNS}",
+            (state.value, charge_images, to_db(now), reservation_id, charge_images),
+        )
+        return None if row is None else _reservation(row)
+
+    async def get(self, reservation_id: int) -> Reservation | None:
+        row = await fetch_one(
+            self._conn, f"SELECT {_RESERVATION_COLUMNS} FROM reservations WHERE id = ?", (reservation_id,)
+        )
+        return None if row is None else _reservation(row)
+
+    async def member_rows(self, guild_id: int, first_day: str, last_day: str) -> list[SpendRow]:
+        rows = await fetch_all(
+            self._conn,
+            "SELECT day, member_id, images, charged FROM daily_totals "
+            "WHERE scope = 'member' AND guild_id = ? AND day BETWEEN ? AND ? AND (charged > 0 OR images > 0) "
+            "ORDER BY day, member_id",
+            (guild_id, first_day, last_day),
+        )
+        return [SpendRow(day=r[0], member_id=r[1], images=r[2], spent=r[3]) for r in rows]
+
+    async def total_charged(self) -> int:
+        """Everything ever charged, summed from the reservations themselves (a check on the running totals)."""
+        row = await fetch_one(
+            self._conn,
+            "SELECT COALESCE(SUM(unit_price * charged_images), 0) FROM reservations WHERE state = 'charged'",
+        )
+        return int(row[0]) if row else 0
+
+
+def _reservation(row: Sequence[Any]) -> Reservation:
+    return Reservation(
+        id=row[0],
+        guild_id=row[1],
+        member_id=row[2],
+        day=row[3],
+        unit_price=row[4],
+        images=row[5],
+        state=ReservationState(row[6]),
+    )
