@@ -51,6 +51,7 @@ class UpstreamStatus:
 class DownloadedImage:
     data: bytes = field(repr=False)
     content_type: str
+    url: str = ""
 
     @property
     def extension(self) -> str:
@@ -178,6 +179,7 @@ class JobRequest:
     seed: int | None = None
     output_format: str = "png"
     parent_id: int | None = None  # the job this one rerolls
+    role_ids: tuple[int, ...] = ()  # the member's roles when they asked: their budget depends on them
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +191,7 @@ class Delivery:
     token_expires_at: datetime | None = None
     message_id: int | None = None  # the public reply, once known
     channel_message_id: int | None = None  # the bot's own message after the token hand-off
+    attachment_limit: int | None = None  # bytes per file the interaction may attach
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +211,7 @@ class Job:
     failure_kind: FailureKind | None = None
     failure_reason: str | None = None
     finished_at: datetime | None = None
+    notified: bool = False  # the member was told how it ended
 
     @property
     def guild_id(self) -> int:

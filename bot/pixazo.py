@@ -214,7 +214,7 @@ class PixazoClient:
             raise _transport_error(exc) from None
         if not data.startswith(_IMAGE_MAGIC[content_type]):
             raise PixazoImageError("the image bytes do not match their content type", detail=content_type)
-        return DownloadedImage(bytes(data), content_type)
+        return DownloadedImage(bytes(data), content_type, url)
 
     def _clean(self, raw: bytes) -> str:
         """A short, printable excerpt of a body with the key blanked out, should the API echo it."""

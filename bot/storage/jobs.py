@@ -15,11 +15,12 @@ _COLUMNS = (
     "id, guild_id, channel_id, member_id, prompt, size, image_size, seed, count, output_format, parent_id, "
     "state, reservation_id, cost, queue_position, request_id, polling_url, images_delivered, failure_kind, "
     "failure_reason, application_id, interaction_token, token_expires_at, message_id, channel_message_id, "
-    "created_at, updated_at, finished_at"
+    "attachment_limit, notified, created_at, updated_at, finished_at, role_ids"
 )
 _UPDATABLE = frozenset(
     {
         "state",
+        "notified",
         "queue_position",
         "request_id",
         "polling_url",
@@ -45,11 +46,12 @@ class JobsTable:
     ) -> Job:
         row = await fetch_one(
             self._conn,
-            "INSERT INTO jobs (guild_id, channel_id, member_id, prompt, size, image_size, seed, count, output_format, "
-            "parent_id, state, reservation_id, cost, application_id, interaction_token, token_expires_at, "
-            "message_id, created_at, updated_at) "
-            f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'reserved', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}",
+            "INSERT INTO jobs (role_ids, guild_id, channel_id, member_id, prompt, size, image_size, seed, count, "
+            "output_format, parent_id, state, reservation_id, cost, application_id, interaction_token, "
+            "token_expires_at, message_id, attachment_limit, created_at, updated_at) "
+            f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'reserved', ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}",
             (
+                ",".join(map(str, request.role_ids)),
                 request.guild_id,
                 request.channel_id,
                 request.member_id,
@@ -66,6 +68,7 @@ class JobsTable:
                 delivery.interaction_token,
                 to_db(delivery.token_expires_at),
                 delivery.message_id,
+                delivery.attachment_limit,
                 to_db(now),
                 to_db(now),
             ),
@@ -113,6 +116,11 @@ class JobsTable:
         sql = f"SELECT {_COLUMNS} FROM jobs WHERE state IN ({_marks(values)}) ORDER BY id"
         return [_job(row) for row in await fetch_all(self._conn, sql, values)]
 
+    async def unnotified(self) -> list[Job]:
+        """Final jobs whose member was not told how they ended (the bot stopped in between)."""
+        sql = f"SELECT {_COLUMNS} FROM jobs WHERE state IN ({_marks(_FINAL)}) AND notified = FALSE ORDER BY id"
+        return [_job(row) for row in await fetch_all(self._conn, sql, _FINAL)]
+
     async def forget_member(self, guild_id: int, member_id: int) -> int:
         """Delete a member's jobs and the prompts of their reports. The ledger rows stay, without prompts."""
         await self._conn.execute(
@@ -150,6 +158,7 @@ def _job(row: Sequence[Any]) -> Job:
         count=row[8],
         output_format=row[9],
         parent_id=row[10],
+        role_ids=tuple(int(role) for role in row[30].split(",") if role),
     )
     delivery = Delivery(
         application_id=row[20],
@@ -157,6 +166,7 @@ def _job(row: Sequence[Any]) -> Job:
         token_expires_at=from_db(row[22]),
         message_id=row[23],
         channel_message_id=row[24],
+        attachment_limit=row[25],
     )
     return Job(
         id=row[0],
@@ -171,7 +181,8 @@ def _job(row: Sequence[Any]) -> Job:
         failure_kind=FailureKind(row[18]) if row[18] else None,
         failure_reason=row[19],
         delivery=delivery,
-        created_at=from_db_required(row[25]),
-        updated_at=from_db_required(row[26]),
-        finished_at=from_db(row[27]),
+        notified=bool(row[26]),
+        created_at=from_db_required(row[27]),
+        updated_at=from_db_required(row[28]),
+        finished_at=from_db(row[29]),
     )

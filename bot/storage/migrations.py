@@ -80,6 +80,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             guild_id            INTEGER NOT NULL,
             channel_id          INTEGER NOT NULL,
             member_id           INTEGER NOT NULL,
+            role_ids            TEXT NOT NULL DEFAULT '',
             prompt              TEXT NOT NULL,
             size                TEXT NOT NULL,
             image_size          TEXT NOT NULL,
@@ -101,12 +102,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             token_expires_at    TEXT,
             message_id          INTEGER,
             channel_message_id  INTEGER,
+            attachment_limit    INTEGER,
+            notified            BOOLEAN NOT NULL DEFAULT FALSE,
             created_at          TEXT NOT NULL,
             updated_at          TEXT NOT NULL,
             finished_at         TEXT
         )""",
         "CREATE INDEX jobs_unfinished ON jobs (state) WHERE state NOT IN ('delivered', 'failed', 'cancelled')",
         "CREATE INDEX jobs_member ON jobs (guild_id, member_id, created_at)",
+        "CREATE INDEX jobs_unnotified ON jobs (id) WHERE notified = FALSE",
     ),
     # 2: moderation, channel rules, and the bot's own bookkeeping
     (

@@ -1,0 +1,488 @@
+"""The job lifecycle (DESIGN.md): durable, resumable, and reporting to a sink that knows the audience.
+
+Every transition is written to the database before it is acted on, so a job found at start can be
+carried on from where it stopped: a job found in ``submitting`` may have been billed and is never
+sent twice; a job found in ``delivering`` is checked with the sink before it is posted again.
+`JobRunner` also keeps the caps: a few jobs per member in flight, a bounded local queue behind
+them, and a global limit on jobs polled at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections import Counter
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from bot.errors import (
+    ChannelNotAllowedError,
+    PixazoAuthError,
+    PixazoBalanceError,
+    PixazoError,
+    PixazoNotFoundError,
+    PixazoRateLimitedError,
+    PixazoTransientError,
+    TooManyJobsError,
+)
+from bot.ledger import Ledger, utc_now
+from bot.models import (
+    Delivery,
+    DownloadedImage,
+    FailureKind,
+    GenerationRequest,
+    Job,
+    JobRequest,
+    JobState,
+    ReportSource,
+    ReservationState,
+    UpstreamState,
+    UpstreamStatus,
+    Usage,
+)
+from bot.pixazo import PixazoClient
+from bot.progress import Progress, QueueWatch, Stage
+from bot.storage import Storage
+
+log = logging.getLogger(__name__)
+
+_ACTIVE = (JobState.SUBMITTING, JobState.SUBMITTED, JobState.QUEUED, JobState.RUNNING, JobState.DELIVERING)
+_NOT_FINAL = (JobState.RESERVED, *_ACTIVE)
+
+
+class DeliveryError(Exception):
+    """The sink could not show the member something, and trying again will not help."""
+
+
+class JobSink(Protocol):
+    """Where a job's progress and outcome go: Discord messages, or a terminal."""
+
+    async def progress(self, job: Job, progress: Progress) -> None: ...
+
+    async def hand_off(self, job: Job) -> int | None:
+        """Move the job's progress somewhere that outlives its interaction token; return the new message id."""
+        ...
+
+    async def deliver(self, job: Job, images: Sequence[DownloadedImage], usage: Usage) -> None: ...
+
+    async def delivered_images(self, job: Job) -> int:
+        """How many images of this job the member can already see (0 if its result was never posted)."""
+        ...
+
+    async def fail(self, job: Job, *, charged: bool, usage: Usage) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerSettings:
+    member_max_jobs: int = 2
+    member_queue_size: int = 3
+    max_active_jobs: int = 20
+    job_timeout_seconds: float = 30 * 60
+    poll_min_seconds: float = 1.0
+    poll_max_seconds: float = 10.0
+    max_image_bytes: int = 25 * 1024 * 1024
+    hand_off_margin_seconds: float = 60.0
+    inference_steps: int = 8
+    max_poll_errors: int = 8
+
+
+class JobRunner:
+    def __init__(
+        self,
+        storage: Storage,
+        ledger: Ledger,
+        pixazo: PixazoClient,
+        sink: JobSink,
+        settings: RunnerSettings | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._storage = storage
+        self._ledger = ledger
+        self._pixazo = pixazo
+        self._sink = sink
+        self.settings = settings or RunnerSettings()
+        self._clock = clock
+        self._waiting: dict[int, Job] = {}  # reserved jobs behind the caps, oldest first
+        self._waiting_shown: dict[int, int] = {}  # the local position each waiting job last saw
+        self._running: dict[int, asyncio.Task[None]] = {}
+        self._running_by_member: Counter[tuple[int, int]] = Counter()
+        self._chores: set[asyncio.Task[None]] = set()
+        self._closing = False
+
+    # --- taking work ----------------------------------------------------------------------------
+
+    async def submit(self, request: JobRequest, delivery: Delivery) -> Job:
+        """Check the channel, the member's caps and budgets; reserve the cost and record the job.
+
+        Raises the `BotError` that says why not. Nothing is sent to Pixazo here: the job starts
+        as soon as the caps allow.
+        """
+        if self._closing:
+            raise RuntimeError("the runner is shutting down")
+        limit = self.settings.member_max_jobs + self.settings.member_queue_size
+        async with self._storage.transaction() as tx:
+            allowed = await tx.guilds.allowed_channels(request.guild_id)
+            if allowed and request.channel_id not in allowed:
+                raise ChannelNotAllowedError()
+            pending = await tx.jobs.unfinished_for_member(request.guild_id, request.member_id)
+            if len(pending) >= limit:
+                raise TooManyJobsError(limit)
+            reservation = await self._ledger.reserve(
+                guild_id=request.guild_id,
+                member_id=request.member_id,
+                role_ids=request.role_ids,
+                images=request.count,
+                tx=tx,
+            )
+            job = await tx.jobs.insert(
+                request, reservation_id=reservation.id, cost=reservation.amount, delivery=delivery, now=self._clock()
+            )
+        log.info(
+            "job %s: reserved %s images for member %s in server %s",
+            job.id,
+            job.request.count,
+            job.member_id,
+            job.guild_id,
+        )
+        log.debug("job %s: prompt %r", job.id, job.request.prompt)
+        self._waiting[job.id] = job
+        self._pump()
+        return job
+
+    async def start(self) -> None:
+        """Resume every unfinished job and tell members about endings they missed while the bot was down."""
+        async with self._storage.transaction() as tx:
+            unfinished = await tx.jobs.unfinished()
+            unnotified = await tx.jobs.unnotified()
+        for job in unfinished:
+            if job.state is JobState.RESERVED:
+                self._waiting[job.id] = job
+            else:
+                self._launch(job)
+        for job in unnotified:
+            self._chore(self._notify_failure(job))
+        if unfinished or unnotified:
+            log.info("resumed %d unfinished jobs; %d endings to announce", len(unfinished), len(unnotified))
+        self._pump()
+
+    async def close(self) -> None:
+        """Stop taking work and cancel what runs; jobs stay where they are and resume on the next start."""
+        self._closing = True
+        tasks = [*self._running.values(), *self._chores]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def local_position(self, job_id: int) -> int | None:
+        """1 for the next job to leave the bot's own queue; None when the job is not waiting."""
+        for position, waiting_id in enumerate(self._waiting, start=1):
+            if waiting_id == job_id:
+                return position
+        return None
+
+    @property
+    def active_count(self) -> int:
+        return len(self._running)
+
+    # --- scheduling -----------------------------------------------------------------------------
+
+    def _pump(self) -> None:
+        """Start waiting jobs as the caps allow, oldest first; tell the rest where they stand."""
+        if self._closing:
+            return
+        for job_id, job in list(self._waiting.items()):
+            if len(self._running) >= self.settings.max_active_jobs:
+                break
+            if self._running_by_member[(job.guild_id, job.member_id)] < self.settings.member_max_jobs:
+                del self._waiting[job_id]
+                self._waiting_shown.pop(job_id, None)
+                self._launch(job)
+        for position, job in enumerate(self._waiting.values(), start=1):
+            if self._waiting_shown.get(job.id) != position:
+                self._waiting_shown[job.id] = position
+                self._chore(self._progress(job, Progress(Stage.WAITING, position=position)))
+
+    def _launch(self, job: Job) -> None:
+        key = (job.guild_id, job.member_id)
+        self._running_by_member[key] += 1
+        task = asyncio.create_task(self._run(job), name=f"job-{job.id}")
+        self._running[job.id] = task
+
+        def done(_: asyncio.Task[None]) -> None:
+            self._running.pop(job.id, None)
+            self._running_by_member[key] -= 1
+            self._pump()
+
+        task.add_done_callback(done)
+
+    def _chore(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run a small piece of work (a progress edit, a late notice) in a task the runner owns."""
+        task = asyncio.create_task(work)
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
+
+    # --- one job --------------------------------------------------------------------------------
+
+    async def _run(self, job: Job) -> None:
+        try:
+            if job.state is JobState.SUBMITTING:
+                # Found at start: the submit may have reached Pixazo. Never send it twice.
+                await self._fail(job.id, FailureKind.INTERRUPTED, "interrupted during submit", charge=True)
+                return
+            if job.state is JobState.DELIVERING and (shown := await self._sink.delivered_images(job)):
+                await self._finish_delivered(job, shown)  # posted just before the bot stopped
+                return
+            ended = await self._until_done_upstream(job)
+            if ended is not None:
+                await self._conclude(*ended)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("job %s: unexpected error", job.id)
+            await self._fail(job.id, FailureKind.UPSTREAM, "internal error")
+
+    async def _until_done_upstream(self, job: Job) -> tuple[Job, UpstreamStatus] | None:
+        """Submit (if not yet) and poll until Pixazo says it ended, within the job's time limit."""
+        deadline = job.created_at + timedelta(seconds=self.settings.job_timeout_seconds)
+        remaining = (deadline - self._clock()).total_seconds()
+        try:
+            async with asyncio.timeout(max(0.0, remaining)):
+                if job.state is JobState.RESERVED:
+                    submitted = await self._submit(job)
+                    if submitted is None:
+                        return None
+                    job = submitted
+                return await self._poll(job)
+        except TimeoutError:
+            await self._fail(job.id, FailureKind.TIMEOUT, "timed out")
+            return None
+
+    async def _submit(self, job: Job) -> Job | None:
+        job = await self._move(job, JobState.SUBMITTING)
+        await self._progress(job, Progress(Stage.SUBMITTING))
+        request = job.request
+        try:
+            submitted = await self._pixazo.submit(
+                GenerationRequest(
+                    prompt=request.prompt,
+                    image_size=request.image_size,
+                    num_images=request.count,
+                    seed=request.seed,
+                    output_format=request.output_format,
+                    num_inference_steps=self.settings.inference_steps,
+                )
+            )
+        except PixazoTransientError as exc:
+            if exc.request_may_have_arrived:
+                log.warning("job %s: submit interrupted (%s); counting it as billed", job.id, exc)
+                await self._fail(job.id, FailureKind.INTERRUPTED, str(exc), charge=True)
+            else:
+                await self._fail(job.id, FailureKind.UPSTREAM, str(exc))
+            return None
+        except PixazoError as exc:
+            await self._fail(job.id, _failure_kind(exc), str(exc))
+            return None
+        log.info("job %s: submitted as %s", job.id, submitted.request_id)
+        return await self._move(
+            job, JobState.SUBMITTED, request_id=submitted.request_id, polling_url=submitted.polling_url
+        )
+
+    async def _poll(self, job: Job) -> tuple[Job, UpstreamStatus] | None:
+        assert job.request_id is not None
+        watch = QueueWatch()
+        loop = asyncio.get_running_loop()
+        errors = 0
+        while True:
+            try:
+                status = await self._pixazo.status(job.request_id, job.polling_url)
+            except (PixazoNotFoundError, PixazoAuthError, PixazoBalanceError) as exc:
+                await self._fail(job.id, _failure_kind(exc), str(exc))
+                return None
+            except PixazoError as exc:
+                errors += 1
+                if errors >= self.settings.max_poll_errors:
+                    await self._fail(job.id, _failure_kind(exc), str(exc))
+                    return None
+                log.warning("job %s: polling failed (%s); %d in a row", job.id, exc, errors)
+                await asyncio.sleep(self.settings.poll_max_seconds)
+                continue
+            errors = 0
+            if status.state in (UpstreamState.COMPLETED, UpstreamState.FAILED):
+                return job, status
+            state = JobState.RUNNING if status.state is UpstreamState.RUNNING else JobState.QUEUED
+            if state is not job.state or status.queue_position != job.queue_position:
+                job = await self._move(job, state, queue_position=status.queue_position)
+                if state is JobState.RUNNING:
+                    progress = Progress(Stage.RENDERING)
+                else:
+                    moved, eta = (None, None)
+                    if status.queue_position is not None:
+                        moved, eta = watch.observe(loop.time(), status.queue_position)
+                    progress = Progress(Stage.QUEUED, position=status.queue_position, moved=moved, eta_seconds=eta)
+                await self._progress(job, progress)
+            job = await self._hand_off_if_due(job)
+            await asyncio.sleep(self._interval(status))
+
+    async def _conclude(self, job: Job, status: UpstreamStatus) -> None:
+        if status.state is UpstreamState.FAILED:
+            if status.safety:
+                async with self._storage.transaction() as tx:
+                    charged = (await tx.guilds.settings(job.guild_id)).safety_charged
+                await self._fail(job.id, FailureKind.SAFETY, status.reason or "safety check", charge=charged)
+            else:
+                await self._fail(job.id, FailureKind.UPSTREAM, status.reason or "failed upstream")
+            return
+        if job.state is not JobState.DELIVERING:
+            job = await self._move(job, JobState.DELIVERING, queue_position=None)
+        await self._deliver(job, status)
+
+    async def _deliver(self, job: Job, status: UpstreamStatus) -> None:
+        await self._progress(job, Progress(Stage.DELIVERING))
+        images: list[DownloadedImage] = []
+        for image in status.images[: job.request.count]:
+            try:
+                images.append(await self._pixazo.download(image.url, self.settings.max_image_bytes))
+            except PixazoError as exc:
+                log.warning("job %s: an image could not be fetched: %s", job.id, exc)
+        if not images:
+            reason = "no images in the result" if not status.images else "images could not be fetched"
+            await self._fail(job.id, FailureKind.DELIVERY, reason)
+            return
+        usage = await self._usage(job, charging=len(images))
+        try:
+            await self._sink.deliver(job, images, usage)
+        except DeliveryError as exc:
+            log.warning("job %s: the result could not be posted: %s", job.id, exc)
+            await self._fail(job.id, FailureKind.DELIVERY, str(exc))
+            return
+        await self._finish_delivered(job, len(images))
+
+    async def _finish_delivered(self, job: Job, images: int) -> None:
+        now = self._clock()
+        async with self._storage.transaction() as tx:
+            done = await tx.jobs.update(
+                job.id,
+                now,
+                only_from=[JobState.DELIVERING],
+                state=JobState.DELIVERED,
+                images_delivered=images,
+                finished_at=now,
+                notified=True,
+                interaction_token=None,
+            )
+            if done is not None and done.reservation_id is not None:
+                await self._ledger.commit(done.reservation_id, images, tx=tx)
+        log.info("job %s: delivered %d images", job.id, images)
+
+    # --- endings and bookkeeping ----------------------------------------------------------------
+
+    async def _fail(self, job_id: int, kind: FailureKind, reason: str, *, charge: bool = False) -> None:
+        """End a job as failed: settle its money, store a safety report if it was one, tell the member."""
+        now = self._clock()
+        async with self._storage.transaction() as tx:
+            job = await tx.jobs.update(
+                job_id,
+                now,
+                only_from=_NOT_FINAL,
+                state=JobState.FAILED,
+                failure_kind=kind,
+                failure_reason=reason[:500],
+                finished_at=now,
+                queue_position=None,
+            )
+            if job is None:
+                return  # it ended already
+            if job.reservation_id is not None:
+                if charge:
+                    await self._ledger.commit(job.reservation_id, tx=tx)
+                else:
+                    await self._ledger.release(job.reservation_id, tx=tx)
+            if kind is FailureKind.SAFETY:
+                await tx.moderation.add_report(
+                    guild_id=job.guild_id,
+                    channel_id=job.request.channel_id,
+                    member_id=job.member_id,
+                    job_id=job.id,
+                    prompt=job.request.prompt,
+                    reason=reason,
+                    source=ReportSource.SAFETY,
+                    reporter_id=None,
+                    now=now,
+                )
+        level = logging.ERROR if kind is FailureKind.BALANCE else logging.INFO
+        log.log(level, "job %s: failed (%s): %s", job.id, kind.value, reason)
+        await self._notify_failure(job)
+
+    async def _notify_failure(self, job: Job) -> None:
+        async with self._storage.transaction() as tx:
+            reservation = await tx.spend.get(job.reservation_id) if job.reservation_id is not None else None
+        charged = reservation is not None and reservation.state is ReservationState.CHARGED
+        try:
+            await self._sink.fail(job, charged=charged, usage=await self._usage(job))
+        except DeliveryError as exc:
+            log.warning("job %s: the member could not be told it failed: %s", job.id, exc)
+        async with self._storage.transaction() as tx:
+            await tx.jobs.update(job.id, self._clock(), notified=True, interaction_token=None)
+
+    async def _move(self, job: Job, state: JobState, **fields: object) -> Job:
+        """Write a transition before acting on it."""
+        async with self._storage.transaction() as tx:
+            moved = await tx.jobs.update(job.id, self._clock(), only_from=[job.state], state=state, **fields)
+        if moved is None:
+            raise RuntimeError(f"job {job.id} left {job.state} behind the runner's back")
+        return moved
+
+    async def _hand_off_if_due(self, job: Job) -> Job:
+        delivery = job.delivery
+        if delivery.interaction_token is None or delivery.token_expires_at is None or delivery.channel_message_id:
+            return job
+        due = delivery.token_expires_at - timedelta(seconds=self.settings.hand_off_margin_seconds)
+        if self._clock() < due:
+            return job
+        try:
+            message_id = await self._sink.hand_off(job)
+        except DeliveryError as exc:
+            log.warning("job %s: progress could not move to a channel message: %s", job.id, exc)
+            message_id = None
+        async with self._storage.transaction() as tx:
+            moved = await tx.jobs.update(job.id, self._clock(), channel_message_id=message_id, interaction_token=None)
+        log.info("job %s: handed off from the interaction token to message %s", job.id, message_id)
+        return moved or job
+
+    async def _progress(self, job: Job, progress: Progress) -> None:
+        try:
+            await self._sink.progress(job, progress)
+        except DeliveryError as exc:
+            log.warning("job %s: progress could not be shown: %s", job.id, exc)
+
+    async def _usage(self, job: Job, charging: int = 0) -> Usage:
+        """The member's day; with `charging`, as it will be once this job's images are charged."""
+        usage = await self._ledger.usage(job.guild_id, job.member_id, job.request.role_ids)
+        if not charging:
+            return usage
+        return dataclasses.replace(
+            usage,
+            spent=usage.spent + self._ledger.price_per_image.micros * charging,
+            reserved=max(0, usage.reserved - job.cost),
+            images=usage.images + charging,
+        )
+
+    def _interval(self, status: UpstreamStatus) -> float:
+        """Poll often near the front of the queue and while rendering, seldom far back."""
+        low, high = self.settings.poll_min_seconds, self.settings.poll_max_seconds
+        if status.state is UpstreamState.RUNNING:
+            return low
+        if status.queue_position is None:
+            return (low + high) / 2
+        return min(high, max(low, low * status.queue_position))
+
+
+def _failure_kind(exc: PixazoError) -> FailureKind:
+    if isinstance(exc, PixazoBalanceError):
+        return FailureKind.BALANCE
+    if isinstance(exc, PixazoRateLimitedError):
+        return FailureKind.BUSY
+    return FailureKind.UPSTREAM

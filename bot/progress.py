@@ -1,0 +1,102 @@
+"""How a job is getting on, in a form both sinks (Discord, the terminal) can show.
+
+`QueueWatch` keeps a job's recent queue positions and estimates when it will start from how fast
+the position has been falling. `describe` turns a `Progress` into one line of plain text.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from enum import StrEnum
+
+from bot.models import FailureKind
+
+
+class Stage(StrEnum):
+    WAITING = "waiting"  # in the bot's own queue, behind the caps
+    SUBMITTING = "submitting"
+    QUEUED = "queued"  # in Pixazo's queue
+    RENDERING = "rendering"
+    DELIVERING = "delivering"
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    stage: Stage
+    position: int | None = None  # in Pixazo's queue, or in the bot's own while waiting
+    moved: int | None = None  # places gained since the last position (positive: moving up)
+    eta_seconds: float | None = None
+
+
+class QueueWatch:
+    """Positions seen over time for one job; an ETA once the position has fallen at least twice."""
+
+    def __init__(self, window: int = 8) -> None:
+        self._seen: deque[tuple[float, int]] = deque(maxlen=window)
+
+    def observe(self, now: float, position: int) -> tuple[int | None, float | None]:
+        """Record a position; return (places moved since the last one, seconds to the front)."""
+        moved = self._seen[-1][1] - position if self._seen else None
+        if not self._seen or self._seen[-1][1] != position:
+            self._seen.append((now, position))
+        return moved, self.eta(now, position)
+
+    def eta(self, now: float, position: int) -> float | None:
+        drops = [b for a, b in zip(self._seen, list(self._seen)[1:], strict=False) if b[1] < a[1]]
+        if len(drops) < 2:
+            return None
+        first_time, first_position = self._seen[0]
+        elapsed = now - first_time
+        gained = first_position - position
+        if gained <= 0 or elapsed <= 0:
+            return None
+        return position * elapsed / gained
+
+
+def describe(progress: Progress) -> str:
+    """``Queued, position 3 (up 2) · about 40 s to start``, ``Rendering…``, and so on."""
+    if progress.stage is Stage.WAITING:
+        where = f", number {progress.position} in the bot's queue" if progress.position else ""
+        return f"Waiting for a free slot{where}…"
+    if progress.stage is Stage.SUBMITTING:
+        return "Sending your prompt…"
+    if progress.stage is Stage.RENDERING:
+        return "Rendering…"
+    if progress.stage is Stage.DELIVERING:
+        return "Fetching your image…"
+    line = "Queued" if progress.position is None else f"Queued, position {progress.position}"
+    if progress.moved:
+        line += f" (up {progress.moved})" if progress.moved > 0 else f" (down {-progress.moved})"
+    if progress.eta_seconds is not None:
+        line += f" · about {_duration(progress.eta_seconds)} to start"
+    return line
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{max(1, round(seconds))} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+
+
+def failure_sentence(kind: FailureKind | None, reason: str | None, *, charged: bool) -> str:
+    """What to tell the member, privately, about a job that failed."""
+    money = "It was counted against your budget." if charged else "You were not charged."
+    if kind is FailureKind.SAFETY:
+        detail = f" ({reason.rstrip('.')})" if reason else ""
+        return f"Your prompt did not pass the image service's safety check{detail}. {money}"
+    if kind is FailureKind.BALANCE:
+        return f"The bot's image balance has run out; the operator has been told. {money}"
+    if kind is FailureKind.BUSY:
+        return f"The image service is too busy right now; try again in a minute. {money}"
+    if kind is FailureKind.INTERRUPTED:
+        return (
+            "The connection to the image service broke while your request was being sent, so it may have been "
+            "billed; it was counted and will not be sent twice."
+        )
+    if kind is FailureKind.TIMEOUT:
+        return f"Your image took too long and timed out. {money}"
+    if kind is FailureKind.DELIVERY:
+        return f"Your image was made but could not be fetched or posted. {money}"
+    return f"The image service could not make this image. {money}"
