@@ -221,13 +221,18 @@ def _number_between(low: float, high: float) -> Callable[[str], float]:
 
 
 def _size_map(raw: str) -> dict[str, str]:
-    """``square=square_1_1,wide=landscape_16_9``: the bot's size choices and the API's names."""
-    sizes: dict[str, str] = {}
+    """``square=square_hd,wide=landscape_16_9``: the API size each /imagine choice asks for.
+
+    The choices themselves are fixed (they are part of the slash command); choices not named keep
+    their default.
+    """
+    sizes = dict(DEFAULT_IMAGE_SIZES)
     for pair in raw.split(","):
         name, sep, api_name = pair.partition("=")
-        if not sep or not name.strip() or not api_name.strip():
+        name = name.strip().lower()
+        if not sep or not api_name.strip():
             raise ValueError("must be a comma-separated list of choice=api_size pairs")
-        sizes[name.strip().lower()] = api_name.strip()
-    if len(sizes) > 25:
-        raise ValueError("may offer at most 25 choices (Discord's limit)")
+        if name not in DEFAULT_IMAGE_SIZES:
+            raise ValueError("names choices that /imagine does not offer; use " + ", ".join(DEFAULT_IMAGE_SIZES))
+        sizes[name] = api_name.strip()
     return sizes

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from bot.config import Config
 from bot.errors import (
     ChannelNotAllowedError,
     PixazoAuthError,
@@ -87,6 +88,19 @@ class RunnerSettings:
     hand_off_margin_seconds: float = 60.0
     inference_steps: int = 8
     max_poll_errors: int = 8
+
+    @classmethod
+    def from_config(cls, config: Config) -> RunnerSettings:
+        return cls(
+            member_max_jobs=config.member_max_jobs,
+            member_queue_size=config.member_queue_size,
+            max_active_jobs=config.max_active_jobs,
+            job_timeout_seconds=config.job_timeout_minutes * 60,
+            poll_min_seconds=config.poll_min_seconds,
+            poll_max_seconds=config.poll_max_seconds,
+            max_image_bytes=config.max_image_bytes,
+            inference_steps=config.pixazo_inference_steps,
+        )
 
 
 class JobRunner:

@@ -62,6 +62,9 @@ class Ledger:
         self._defaults = defaults
         self._clock = clock
 
+    def now(self) -> datetime:
+        return self._clock()
+
     @property
     def price_per_image(self) -> Money:
         return self._defaults.price_per_image

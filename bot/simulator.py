@@ -113,6 +113,7 @@ class Simulator:
         self._clock = clock
         self.requests: list[RecordedRequest] = []
         self.jobs: dict[str, SimJob] = {}
+        self.positions: dict[str, list[int]] = {}  # every queue position reported, per request
         self._faults: dict[Endpoint, deque[Fault]] = {endpoint: deque() for endpoint in Endpoint}
         self._order: list[SimJob | None] = []  # None for backlog jobs that are not anyone's here
         self._starts: list[float] = []
@@ -139,6 +140,10 @@ class Simulator:
     def clear_faults(self) -> None:
         for queue in self._faults.values():
             queue.clear()
+
+    def finished_at(self, request_id: str) -> float:
+        """When the job finished (or will), on the simulator's clock."""
+        return self.jobs[request_id].finishes_at
 
     def count(self, endpoint: Endpoint) -> int:
         return sum(1 for request in self.requests if request.endpoint == endpoint)
@@ -245,7 +250,9 @@ class Simulator:
         if now < job.starts_at:
             if polling:
                 return {"status": "QUEUED", "request_id": rid}
-            return {"status": "IN_QUEUE", "request_id": rid, "queue_position": self._position(job, now)}
+            position = self._position(job, now)
+            self.positions.setdefault(rid, []).append(position)
+            return {"status": "IN_QUEUE", "request_id": rid, "queue_position": position}
         if now < job.finishes_at:
             return {"status": "PROCESSING" if polling else "IN_PROGRESS", "request_id": rid}
         if job.blocked:

@@ -50,7 +50,7 @@ def test_values_are_read_and_converted() -> None:
     assert config.global_daily_budget_usd == Money(25_000_000)
     assert config.log_level == "DEBUG"
     assert config.database_path == Path("/var/lib/imagine/db.sqlite")
-    assert dict(config.image_sizes) == {"square": "square_hd", "wide": "landscape_16_9"}
+    assert dict(config.image_sizes) == DEFAULT_IMAGE_SIZES | {"square": "square_hd", "wide": "landscape_16_9"}
     assert config.pixazo_base_url == "http://127.0.0.1:8642/z-image-turbo-834/v1"
 
 
@@ -65,6 +65,7 @@ def test_every_problem_is_reported_at_once_naming_each_variable() -> None:
                 "LOG_LEVEL": "LOUD",
                 "MEMBER_MAX_JOBS": "many",
                 "DISCORD_API_BASE_URL": "discord.com",
+                "IMAGE_SIZES": "huge=square_hd",
             }
         )
     text = str(caught.value)
@@ -77,9 +78,10 @@ def test_every_problem_is_reported_at_once_naming_each_variable() -> None:
         "LOG_LEVEL",
         "MEMBER_MAX_JOBS",
         "DISCORD_API_BASE_URL",
+        "IMAGE_SIZES",
     ):
         assert name in text
-    assert len(caught.value.problems) == 8
+    assert len(caught.value.problems) == 9
     assert "\n" not in text  # one readable line
 
 

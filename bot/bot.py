@@ -1,0 +1,149 @@
+"""`ImagineBot`: the discord.py client, its command tree with the one error translator, and start-up.
+
+The bot holds the resources built in `__main__` (configuration, database, ledger, Pixazo client)
+and hands them to its extensions. It syncs slash commands only when their definition changed
+since the last sync, so restarts never spend Discord's daily command-create budget.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import Any
+
+import discord
+import yarl
+from discord import app_commands
+from discord.ext import commands
+
+from bot.config import Config
+from bot.errors import (
+    BotError,
+    PixazoBalanceError,
+    PixazoError,
+    PixazoRateLimitedError,
+)
+from bot.ledger import Ledger
+from bot.pixazo import PixazoClient
+from bot.storage import Storage
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("cogs.imagine",)
+TREE_HASH_KEY = "command_tree_hash"
+PUBLIC_PLACEHOLDER = "public_placeholder"  # Interaction.extras key: a public "thinking…" reply is showing
+
+
+class ImagineTree(app_commands.CommandTree["ImagineBot"]):
+    async def on_error(self, interaction: discord.Interaction[ImagineBot], error: app_commands.AppCommandError) -> None:
+        await explain(interaction, error)
+
+
+class ImagineBot(commands.AutoShardedBot):
+    def __init__(self, *, config: Config, storage: Storage, ledger: Ledger, pixazo: PixazoClient, **options: Any):
+        intents = discord.Intents.none()
+        intents.guilds = True  # slash commands and buttons need no other intent
+        options.setdefault("chunk_guilds_at_startup", False)
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            help_command=None,
+            intents=intents,
+            allowed_mentions=discord.AllowedMentions.none(),
+            tree_cls=ImagineTree,
+            max_messages=None,
+            **options,
+        )
+        self.config = config
+        self.storage = storage
+        self.ledger = ledger
+        self.pixazo = pixazo
+        discord.http.Route.BASE = config.discord_api_base_url
+        if config.discord_gateway_url:
+            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(config.discord_gateway_url)
+
+    async def setup_hook(self) -> None:
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)  # each registers its buttons and resumes its own work
+        await self.sync_commands_if_changed()
+
+    async def launch_shards(self) -> None:
+        shard_count: int | None = self.shard_count
+        if self.config.discord_gateway_url and shard_count is None:
+            # A fixed shard count makes discord.py connect to DEFAULT_GATEWAY instead of /gateway/bot's URL.
+            self.shard_count, _, _ = await self.http.get_bot_gateway()
+        await super().launch_shards()
+
+    async def sync_commands_if_changed(self, *, force: bool = False) -> bool:
+        """Register the slash commands with Discord if they differ from the last registered set."""
+        digest = self.command_tree_hash()
+        async with self.storage.transaction() as tx:
+            synced = await tx.get_state(TREE_HASH_KEY)
+        if synced == digest and not force:
+            log.info("slash commands unchanged since the last sync; not syncing")
+            return False
+        commands_synced = await self.tree.sync()
+        async with self.storage.transaction() as tx:
+            await tx.set_state(TREE_HASH_KEY, digest)
+        log.info("synced %d slash commands", len(commands_synced))
+        return True
+
+    def command_tree_hash(self) -> str:
+        definition = [command.to_dict(self.tree) for command in self.tree.get_commands()]
+        encoded = json.dumps(definition, sort_keys=True, default=str).encode()
+        return hashlib.sha256(encoded).hexdigest()
+
+
+async def explain(interaction: discord.Interaction[Any], error: Exception) -> None:
+    """The one place that turns an exception into a private, one-sentence reply."""
+    original: BaseException = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+    if isinstance(original, app_commands.TransformerError) and original.__cause__ is not None:
+        original = original.__cause__
+    if isinstance(original, BotError):
+        text = str(original)
+    elif isinstance(original, app_commands.MissingPermissions):
+        text = f"You need the {_permission_names(original.missing_permissions)} permission to do that."
+    elif isinstance(original, app_commands.NoPrivateMessage):
+        text = "This command works only in a server."
+    elif isinstance(original, app_commands.CheckFailure):
+        text = "You are not allowed to do that here."
+    elif isinstance(original, PixazoBalanceError):
+        log.error("the Pixazo balance is exhausted: %s", original)
+        text = "The bot's image balance has run out; the operator has been told."
+    elif isinstance(original, PixazoRateLimitedError):
+        text = "The image service is busy right now; try again in a minute."
+    elif isinstance(original, PixazoError):
+        log.warning("Pixazo failed during %s: %s", _what(interaction), original)
+        text = "The image service is unavailable right now; try again in a few minutes."
+    else:
+        log.error("unexpected error in %s", _what(interaction), exc_info=original)
+        text = "Something went wrong on our side; it has been logged."
+    await reply_privately(interaction, text)
+
+
+async def reply_privately(interaction: discord.Interaction[Any], text: str) -> None:
+    """Answer only the member. A public placeholder is deleted first (or, failing that, made neutral)."""
+    try:
+        if not interaction.response.is_done():
+            await interaction.response.send_message(text, ephemeral=True)
+            return
+        if interaction.extras.get(PUBLIC_PLACEHOLDER):
+            interaction.extras[PUBLIC_PLACEHOLDER] = False
+            try:
+                await interaction.delete_original_response()
+            except discord.HTTPException:
+                await interaction.edit_original_response(content="This request could not go ahead.", embeds=[])
+        await interaction.followup.send(text, ephemeral=True)
+    except discord.HTTPException as exc:
+        log.warning("could not tell a member why their request was refused: %s", exc)
+
+
+def _permission_names(names: list[str]) -> str:
+    return " and ".join(name.replace("_", " ").title().replace("Guild", "Server") for name in names)
+
+
+def _what(interaction: discord.Interaction[Any]) -> str:
+    if interaction.command is not None:
+        return f"/{interaction.command.qualified_name}"
+    data: dict[str, Any] = dict(interaction.data or {})
+    return f"button {data.get('custom_id', '?')}"

@@ -1,0 +1,20 @@
+"""The /imagine feature: the slash commands, the result buttons and the progress presenter."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from cogs.imagine.buttons import DYNAMIC_ITEMS
+from cogs.imagine.cog import Imagine
+
+if TYPE_CHECKING:
+    from bot.bot import ImagineBot
+
+
+async def setup(bot: ImagineBot) -> None:
+    bot.add_dynamic_items(*DYNAMIC_ITEMS)
+    await bot.add_cog(Imagine(bot))
+
+
+async def teardown(bot: ImagineBot) -> None:
+    bot.remove_dynamic_items(*DYNAMIC_ITEMS)

@@ -1,0 +1,139 @@
+"""The buttons under a result: Reroll, Delete, Report.
+
+They are `DynamicItem`s whose `custom_id` carries the job id (``imagine:reroll:42``), so they work
+for every result ever posted, across restarts, with no view kept in memory.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.bot import PUBLIC_PLACEHOLDER, explain
+from bot.errors import BotError, NotAllowedError
+from bot.prompts import MAX_SEED
+
+if TYPE_CHECKING:
+    from bot.bot import ImagineBot
+    from cogs.imagine.cog import Imagine
+
+SMALLER_FORMAT = "jpeg"
+
+
+def result_view(job_id: int, *, smaller: bool = False) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(RerollButton(job_id, smaller=smaller))
+    view.add_item(DeleteButton(job_id))
+    view.add_item(ReportButton(job_id))
+    return view
+
+
+def _imagine(interaction: discord.Interaction[ImagineBot]) -> Imagine:
+    cog = interaction.client.get_cog("Imagine")
+    if cog is None:
+        raise BotError("Image generation is not available right now.")
+    return cog  # type: ignore[return-value]
+
+
+class RerollButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"imagine:reroll:(?P<job>\d+)(?::(?P<fmt>\w+))?"
+):
+    def __init__(self, job_id: int, *, smaller: bool = False) -> None:
+        custom_id = f"imagine:reroll:{job_id}" + (f":{SMALLER_FORMAT}" if smaller else "")
+        super().__init__(
+            discord.ui.Button(label="Reroll", emoji="🎲", style=discord.ButtonStyle.primary, custom_id=custom_id)
+        )
+        self.job_id = job_id
+        self.smaller = smaller
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> RerollButton:
+        return cls(int(match["job"]), smaller=match["fmt"] == SMALLER_FORMAT)
+
+    async def callback(self, interaction: discord.Interaction[ImagineBot]) -> None:  # type: ignore[override]
+        response = await interaction.response.defer(thinking=True)
+        interaction.extras[PUBLIC_PLACEHOLDER] = True
+        try:
+            cog = _imagine(interaction)
+            parent = await cog.job(self.job_id)
+            if parent is None:
+                raise BotError("That image is no longer on record, so it cannot be rerolled.")
+            request = cog.request_for(
+                interaction,
+                prompt=parent.request.prompt,
+                size=parent.request.size,
+                seed=random.randint(0, MAX_SEED),
+                count=parent.request.count,
+                output_format=SMALLER_FORMAT if self.smaller else parent.request.output_format,
+                parent_id=parent.id,
+            )
+            await cog.start_job(interaction, request, response.message_id if response else None)
+        except Exception as exc:  # noqa: BLE001 - the translator decides what the member is told
+            await explain(interaction, exc)
+
+
+class DeleteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"imagine:delete:(?P<job>\d+)"):
+    def __init__(self, job_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Delete", emoji="🗑️", style=discord.ButtonStyle.secondary, custom_id=f"imagine:delete:{job_id}"
+            )
+        )
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> DeleteButton:
+        return cls(int(match["job"]))
+
+    async def callback(self, interaction: discord.Interaction[ImagineBot]) -> None:  # type: ignore[override]
+        try:
+            job = await _imagine(interaction).job(self.job_id)
+            requester = job.member_id if job is not None else None
+            if interaction.user.id != requester and not interaction.permissions.manage_messages:
+                raise NotAllowedError(
+                    "Only the member who asked for this image, or someone who can manage messages, can delete it."
+                )
+            await interaction.response.defer()
+            await interaction.delete_original_response()
+        except Exception as exc:  # noqa: BLE001 - the translator decides what the member is told
+            await explain(interaction, exc)
+
+
+class ReportButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"imagine:report:(?P<job>\d+)"):
+    def __init__(self, job_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Report", emoji="🚩", style=discord.ButtonStyle.danger, custom_id=f"imagine:report:{job_id}"
+            )
+        )
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> ReportButton:
+        return cls(int(match["job"]))
+
+    async def callback(self, interaction: discord.Interaction[ImagineBot]) -> None:  # type: ignore[override]
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            report = await _imagine(interaction).report(self.job_id, interaction.user.id)
+            if report is None:
+                await interaction.followup.send(
+                    "Thanks; this image was reported already and is waiting for the moderators.", ephemeral=True
+                )
+                return
+            interaction.client.dispatch("imagine_report", report)
+            await interaction.followup.send("Thanks; the moderators will take a look.", ephemeral=True)
+        except Exception as exc:  # noqa: BLE001 - the translator decides what the member is told
+            await explain(interaction, exc)
+
+
+DYNAMIC_ITEMS = (RerollButton, DeleteButton, ReportButton)

@@ -1,0 +1,158 @@
+"""`/imagine` and `/usage`, and the job runner that serves them."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.bot import PUBLIC_PLACEHOLDER
+from bot.errors import NotAllowedError
+from bot.jobs import JobRunner, RunnerSettings
+from bot.models import Delivery, Job, JobRequest, ReportSource, SafetyReport
+from bot.prompts import MAX_IMAGES, MAX_PROMPT_CHARS, MAX_SEED, check_options, clean_prompt
+from cogs.imagine.embeds import usage_embed
+from cogs.imagine.presenter import DiscordPresenter
+
+if TYPE_CHECKING:
+    from bot.bot import ImagineBot
+
+log = logging.getLogger(__name__)
+
+SIZE_CHOICES = [
+    app_commands.Choice(name="square", value="square"),
+    app_commands.Choice(name="portrait", value="portrait"),
+    app_commands.Choice(name="landscape", value="landscape"),
+    app_commands.Choice(name="wide", value="wide"),
+    app_commands.Choice(name="tall", value="tall"),
+]
+
+
+def is_moderator(permissions: discord.Permissions) -> bool:
+    """Moderate Members; Manage Server and Administrator count as moderators too."""
+    return permissions.moderate_members or permissions.manage_guild or permissions.administrator
+
+
+class Imagine(commands.Cog):
+    def __init__(self, bot: ImagineBot) -> None:
+        self.bot = bot
+        self.presenter = DiscordPresenter(bot)
+        self.runner = JobRunner(
+            bot.storage, bot.ledger, bot.pixazo, self.presenter, RunnerSettings.from_config(bot.config)
+        )
+
+    async def cog_load(self) -> None:
+        await self.runner.start()
+
+    async def cog_unload(self) -> None:
+        await self.runner.close()
+        await self.presenter.close()
+
+    @app_commands.command(name="imagine", description="Generate an image from a prompt")
+    @app_commands.guild_only()
+    @app_commands.describe(
+        prompt="What the image should show",
+        size="The shape of the image (square if you do not choose)",
+        seed="A number that makes the result repeatable",
+        count="How many images (each one costs the same)",
+    )
+    @app_commands.choices(size=SIZE_CHOICES)
+    async def imagine(
+        self,
+        interaction: discord.Interaction[ImagineBot],
+        prompt: app_commands.Range[str, 1, MAX_PROMPT_CHARS],
+        size: app_commands.Choice[str] | None = None,
+        seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
+        count: app_commands.Range[int, 1, MAX_IMAGES] = 1,
+    ) -> None:
+        response = await interaction.response.defer(thinking=True)  # before any other work: Discord waits 3 s
+        interaction.extras[PUBLIC_PLACEHOLDER] = True
+        request = self.request_for(
+            interaction, prompt=prompt, size=size.value if size else "square", seed=seed, count=count
+        )
+        await self.start_job(interaction, request, response.message_id if response else None)
+
+    @app_commands.command(name="usage", description="What you have spent on images today and what is left")
+    @app_commands.guild_only()
+    @app_commands.describe(member="Someone else's usage (moderators only)")
+    async def usage(self, interaction: discord.Interaction[ImagineBot], member: discord.Member | None = None) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        assert interaction.guild_id is not None
+        target = member or interaction.user
+        if target.id != interaction.user.id and not is_moderator(interaction.permissions):
+            raise NotAllowedError("Only moderators can see someone else's usage.")
+        roles = [role.id for role in getattr(target, "roles", [])]
+        usage = await self.bot.ledger.usage(interaction.guild_id, target.id, roles)
+        await interaction.followup.send(embed=usage_embed(target, usage), ephemeral=True)
+
+    # --- shared with the buttons ----------------------------------------------------------------
+
+    def request_for(
+        self,
+        interaction: discord.Interaction[Any],
+        *,
+        prompt: str,
+        size: str,
+        seed: int | None,
+        count: int,
+        output_format: str | None = None,
+        parent_id: int | None = None,
+    ) -> JobRequest:
+        """Check what the member asked for and turn it into a `JobRequest`, or raise why not."""
+        assert interaction.guild_id is not None
+        assert interaction.channel_id is not None
+        image_size = check_options(size, seed, count, self.bot.config.image_sizes)
+        roles = getattr(interaction.user, "roles", [])
+        return JobRequest(
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id,
+            member_id=interaction.user.id,
+            prompt=clean_prompt(prompt),
+            size=size,
+            image_size=image_size,
+            count=count,
+            seed=seed,
+            output_format=output_format or self.bot.config.pixazo_output_format,
+            parent_id=parent_id,
+            role_ids=tuple(role.id for role in roles if role.id != interaction.guild_id),
+        )
+
+    async def start_job(
+        self, interaction: discord.Interaction[Any], request: JobRequest, message_id: int | None
+    ) -> Job:
+        delivery = Delivery(
+            application_id=interaction.application_id,
+            interaction_token=interaction.token,
+            token_expires_at=interaction.expires_at,
+            message_id=message_id,
+            attachment_limit=interaction.filesize_limit,
+        )
+        return await self.runner.submit(request, delivery)
+
+    async def job(self, job_id: int) -> Job | None:
+        async with self.bot.storage.transaction() as tx:
+            return await tx.jobs.get(job_id)
+
+    async def report(self, job_id: int, reporter_id: int) -> SafetyReport | None:
+        """Queue a member's report of a result for the moderators; None if it is already queued."""
+        async with self.bot.storage.transaction() as tx:
+            job = await tx.jobs.get(job_id)
+            if job is None:
+                raise NotAllowedError("That image is no longer on record.")
+            existing = await tx.moderation.report_for_job(job_id, ReportSource.MEMBER)
+            if existing is not None and existing.state == "open":
+                return None
+            return await tx.moderation.add_report(
+                guild_id=job.guild_id,
+                channel_id=job.request.channel_id,
+                member_id=job.member_id,
+                job_id=job.id,
+                prompt=job.request.prompt,
+                reason="reported by a member",
+                source=ReportSource.MEMBER,
+                reporter_id=reporter_id,
+                now=self.bot.ledger.now(),
+            )

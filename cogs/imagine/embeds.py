@@ -1,0 +1,104 @@
+"""What the member sees: progress, results and usage as embeds that always fit Discord's limits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import discord
+
+from bot.errors import discord_time
+from bot.models import DownloadedImage, Job, Usage
+from bot.money import Money
+from bot.progress import Progress, describe
+
+# Discord's limits (DISCORD.md).
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+FIELD_VALUE_LIMIT = 1024
+FOOTER_LIMIT = 2048
+EMBED_TOTAL_LIMIT = 6000
+PROMPT_SHOWN = 1800  # room for the prompt, escaped, in an embed description
+COLOUR = discord.Colour.blurple()
+
+
+def shown_prompt(prompt: str, limit: int = PROMPT_SHOWN) -> str:
+    """The prompt as text, never as markdown or mentions, trimmed to `limit` characters."""
+    escaped = discord.utils.escape_mentions(discord.utils.escape_markdown(prompt))
+    if len(escaped) <= limit:
+        return escaped
+    cut = escaped[: limit - 1]
+    if (len(cut) - len(cut.rstrip("\\"))) % 2:
+        cut = cut[:-1]  # never leave a lone escaping backslash at the end
+    return cut + "…"
+
+
+def progress_embed(job: Job, progress: Progress, price: Money) -> discord.Embed:
+    embed = discord.Embed(
+        title=_fit(describe(progress), TITLE_LIMIT), description=shown_prompt(job.request.prompt), colour=COLOUR
+    )
+    embed.set_footer(text=_summary(job, price))
+    return embed
+
+
+def result_embed(
+    job: Job, images: Sequence[DownloadedImage], usage: Usage, price: Money, *, linked: Sequence[str] = ()
+) -> discord.Embed:
+    count = len(images) + len(linked)
+    title = "Here is your image" if count == 1 else f"Here are your {count} images"
+    embed = discord.Embed(title=title, description=shown_prompt(job.request.prompt), colour=COLOUR)
+    embed.add_field(name="Size", value=job.request.size)
+    embed.add_field(name="Seed", value=str(job.request.seed) if job.request.seed is not None else "random")
+    embed.add_field(name="Cost", value=str(price * count))
+    embed.add_field(
+        name="Left today",
+        value=f"{Money(usage.left)} of {Money(usage.limit)} · resets {discord_time(usage.resets_at)}",
+        inline=False,
+    )
+    if linked:
+        links = "\n".join(f"[image {index}]({url})" for index, url in enumerate(linked, start=len(images) + 1))
+        embed.add_field(
+            name="Too large to attach",
+            value=_fit(f"{links}\nThese links may expire; Reroll asks for a smaller format.", FIELD_VALUE_LIMIT),
+            inline=False,
+        )
+    if images:
+        embed.set_image(url=f"attachment://{file_name(job, 1, images[0])}")
+    return embed
+
+
+def failure_embed(job: Job, *, safety: bool) -> discord.Embed:
+    if safety:
+        return discord.Embed(
+            title="This prompt did not pass the safety check",
+            description="Nothing was generated.",
+            colour=discord.Colour.red(),
+        )
+    return discord.Embed(
+        title="This image could not be made",
+        description=shown_prompt(job.request.prompt),
+        colour=discord.Colour.orange(),
+    )
+
+
+def usage_embed(member: discord.abc.User, usage: Usage) -> discord.Embed:
+    embed = discord.Embed(title=_fit(f"Image budget of {member.display_name}", TITLE_LIMIT), colour=COLOUR)
+    embed.add_field(name="Spent today", value=str(Money(usage.spent)))
+    embed.add_field(name="In progress", value=str(Money(usage.reserved)))
+    embed.add_field(name="Left", value=f"{Money(usage.left)} of {Money(usage.limit)}")
+    embed.add_field(name="Images today", value=str(usage.images))
+    embed.add_field(name="Resets", value=discord_time(usage.resets_at))
+    return embed
+
+
+def file_name(job: Job, index: int, image: DownloadedImage) -> str:
+    return f"imagine-{job.id}-{index}.{image.extension}"
+
+
+def _summary(job: Job, price: Money) -> str:
+    count = job.request.count
+    images = "1 image" if count == 1 else f"{count} images"
+    return f"{job.request.size} · {images} · {price * count}"
+
+
+def _fit(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

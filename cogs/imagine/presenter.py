@@ -1,0 +1,281 @@
+"""The Discord side of a job: its reply edited as it moves, then the result or the reason it failed.
+
+`DiscordPresenter` is the `JobSink` the runner reports to. It edits the interaction's reply while
+the token lives and a message of the bot's own in the channel after that; it edits only on change
+and at most once a second per job, and it never lets an older stage overwrite a newer one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.jobs import DeliveryError
+from bot.models import DownloadedImage, FailureKind, Job, Usage
+from bot.progress import Progress, Stage, describe, failure_sentence
+from cogs.imagine.buttons import result_view
+from cogs.imagine.embeds import failure_embed, file_name, progress_embed, result_embed
+
+if TYPE_CHECKING:
+    from bot.bot import ImagineBot
+
+log = logging.getLogger(__name__)
+
+_STAGE_ORDER = [Stage.WAITING, Stage.SUBMITTING, Stage.QUEUED, Stage.RENDERING, Stage.DELIVERING]
+_REQUEST_LIMIT = 24 * 1024 * 1024  # a little under Discord's 25 MiB per request, for the form's own bytes
+_DEFAULT_FILE_LIMIT = 10 * 1024 * 1024
+_TOKEN_SAFETY = timedelta(seconds=5)
+
+
+@dataclass
+class _Screen:
+    """What one job's message shows now, and what is waiting to be shown."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    rank: int = -1
+    shown: str | None = None
+    pending: tuple[Job, Progress] | None = None
+    sent_at: float = -math.inf
+    timer: asyncio.Task[None] | None = None
+
+
+@dataclass
+class _Render:
+    content: str | None = None
+    embeds: list[discord.Embed] = field(default_factory=list)
+    files: list[tuple[str, bytes]] = field(default_factory=list)
+    view: discord.ui.View | None = None
+    mentions: discord.AllowedMentions = field(default_factory=discord.AllowedMentions.none)
+
+    def as_edit(self) -> dict[str, Any]:
+        return {
+            "content": self.content,
+            "embeds": self.embeds,
+            "view": self.view,
+            "allowed_mentions": self.mentions,
+            "attachments": [discord.File(io.BytesIO(data), filename=name) for name, data in self.files],
+        }
+
+    def as_send(self) -> dict[str, Any]:
+        send: dict[str, Any] = {
+            "content": self.content,
+            "embeds": self.embeds,
+            "allowed_mentions": self.mentions,
+            "files": [discord.File(io.BytesIO(data), filename=name) for name, data in self.files],
+        }
+        if self.view is not None:
+            send["view"] = self.view
+        return send
+
+
+class DiscordPresenter:
+    def __init__(self, bot: ImagineBot, *, min_interval: float = 1.0) -> None:
+        self._bot = bot
+        self._min_interval = min_interval
+        self._screens: dict[int, _Screen] = {}
+        self._moved: dict[int, int] = {}  # job id → the channel message that took over from the token
+
+    async def close(self) -> None:
+        timers = [screen.timer for screen in self._screens.values() if screen.timer is not None]
+        for timer in timers:
+            timer.cancel()
+        await asyncio.gather(*timers, return_exceptions=True)
+
+    # --- JobSink --------------------------------------------------------------------------------
+
+    async def progress(self, job: Job, progress: Progress) -> None:
+        screen = self._screens.setdefault(job.id, _Screen())
+        rank = _STAGE_ORDER.index(progress.stage)
+        if rank < screen.rank:
+            return  # an older stage arriving late
+        screen.rank = rank
+        screen.pending = (job, progress)
+        wait = screen.sent_at + self._min_interval - asyncio.get_running_loop().time()
+        if wait > 0:
+            if screen.timer is None:
+                screen.timer = asyncio.create_task(self._flush_later(job.id, wait))
+            return
+        await self._flush(job.id)
+
+    async def hand_off(self, job: Job) -> int | None:
+        screen = self._screens.setdefault(job.id, _Screen())
+        async with screen.lock:
+            progress = screen.pending[1] if screen.pending else Progress(Stage.QUEUED)
+            render = _Render(embeds=[progress_embed(job, progress, self._price)])
+            message = await self._post(job, render)
+            original = self._original(job)
+            if original is not None:
+                try:
+                    await original.edit(
+                        content=f"Still working on it; updates continue in {message.jump_url}", embeds=[], view=None
+                    )
+                except discord.HTTPException as exc:
+                    log.info("job %s: the old reply could not point to the new message: %s", job.id, exc)
+            screen.shown = describe(progress)
+            return message.id
+
+    async def deliver(self, job: Job, images: Sequence[DownloadedImage], usage: Usage) -> None:
+        screen = self._take_screen(job.id)
+        async with screen.lock:
+            file_limit = min(job.delivery.attachment_limit or _DEFAULT_FILE_LIMIT, _REQUEST_LIMIT)
+            attached: list[DownloadedImage] = []
+            linked: list[str] = []
+            total = 0
+            for image in images:
+                if len(image.data) > file_limit or total + len(image.data) > _REQUEST_LIMIT:
+                    linked.append(image.url)
+                else:
+                    attached.append(image)
+                    total += len(image.data)
+            render = _Render(
+                content=f"<@{job.member_id}>",
+                embeds=[result_embed(job, attached, usage, self._price, linked=linked)],
+                files=[(file_name(job, index, image), image.data) for index, image in enumerate(attached, start=1)],
+                view=result_view(job.id, smaller=bool(linked)),
+                mentions=discord.AllowedMentions(everyone=False, roles=False, users=[discord.Object(job.member_id)]),
+            )
+            await self._show(job, render)
+
+    async def delivered_images(self, job: Job) -> int:
+        prefix = f"imagine-{job.id}-"
+        message_id = self._moved.get(job.id) or job.delivery.channel_message_id or job.delivery.message_id
+        if message_id is None:
+            return 0
+        try:
+            message = await self._channel(job).fetch_message(message_id)
+        except discord.NotFound:
+            return 0
+        except discord.HTTPException as exc:
+            raise DeliveryError(f"could not read the reply: {exc}") from exc
+        return sum(1 for attachment in message.attachments if attachment.filename.startswith(prefix))
+
+    async def fail(self, job: Job, *, charged: bool, usage: Usage) -> None:
+        screen = self._take_screen(job.id)
+        async with screen.lock:
+            sentence = failure_sentence(job.failure_kind, job.failure_reason, charged=charged)
+            safety = job.failure_kind is FailureKind.SAFETY
+            if self._token_usable(job):
+                if safety:
+                    await self._show(job, _Render(embeds=[failure_embed(job, safety=True)]))
+                else:
+                    await self._withdraw(job)
+                try:
+                    await self._webhook(job).send(sentence, ephemeral=True)
+                    return
+                except discord.HTTPException as exc:
+                    log.info("job %s: no private follow-up possible (%s); saying it in public", job.id, exc)
+            embed = failure_embed(job, safety=safety)
+            embed.set_footer(text=sentence)
+            await self._show(job, _Render(content=f"<@{job.member_id}>", embeds=[embed]))
+
+    # --- showing --------------------------------------------------------------------------------
+
+    @property
+    def _price(self) -> Any:
+        return self._bot.ledger.price_per_image
+
+    async def _flush_later(self, job_id: int, wait: float) -> None:
+        await asyncio.sleep(wait)
+        screen = self._screens.get(job_id)
+        if screen is not None:
+            screen.timer = None
+            await self._flush(job_id)
+
+    async def _flush(self, job_id: int) -> None:
+        screen = self._screens.get(job_id)
+        if screen is None:
+            return
+        async with screen.lock:
+            if screen.pending is None or self._screens.get(job_id) is not screen:
+                return
+            job, progress = screen.pending
+            text = describe(progress)
+            if text == screen.shown:
+                return
+            try:
+                await self._show(job, _Render(embeds=[progress_embed(job, progress, self._price)]))
+            except DeliveryError as exc:
+                log.info("job %s: progress not shown: %s", job.id, exc)
+            screen.shown = text
+            screen.sent_at = asyncio.get_running_loop().time()
+
+    def _take_screen(self, job_id: int) -> _Screen:
+        """The job's screen, detached: nothing queued for it will be shown any more."""
+        screen = self._screens.pop(job_id, None) or _Screen()
+        if screen.timer is not None:
+            screen.timer.cancel()
+        screen.pending = None
+        return screen
+
+    async def _show(self, job: Job, render: _Render) -> None:
+        """Put `render` on the job's message: the reply while the token lives, else the bot's own message."""
+        try:
+            channel_message = self._moved.get(job.id) or job.delivery.channel_message_id
+            if channel_message is not None:
+                try:
+                    await self._channel(job).get_partial_message(channel_message).edit(**render.as_edit())
+                    return
+                except discord.NotFound:
+                    log.info("job %s: its message was deleted; posting a new one", job.id)
+            elif self._token_usable(job):
+                try:
+                    await self._webhook(job).edit_message(self._reply_id(job), **render.as_edit())
+                    return
+                except discord.HTTPException as exc:
+                    if exc.status >= 500 or exc.status == 429 or exc.code == 40005:
+                        raise
+                    log.info("job %s: the reply cannot be edited (%s); posting a new message", job.id, exc)
+            self._moved[job.id] = (await self._post(job, render)).id
+        except discord.HTTPException as exc:
+            raise DeliveryError(str(exc)) from exc
+        finally:
+            if render.view is not None:
+                render.view.stop()  # the buttons are dynamic items: no need to keep the view in memory
+
+    async def _post(self, job: Job, render: _Render) -> discord.Message:
+        try:
+            return await self._channel(job).send(**render.as_send())
+        except discord.HTTPException as exc:
+            raise DeliveryError(f"could not post in the channel: {exc}") from exc
+
+    async def _withdraw(self, job: Job) -> None:
+        """Remove the public reply of a job that failed for reasons that are the member's business only."""
+        try:
+            await self._webhook(job).delete_message(self._reply_id(job))
+        except discord.HTTPException as exc:
+            log.info("job %s: the public reply could not be removed: %s", job.id, exc)
+
+    def _original(self, job: Job) -> discord.PartialMessage | None:
+        if job.delivery.message_id is None:
+            return None
+        return self._channel(job).get_partial_message(job.delivery.message_id)
+
+    def _channel(self, job: Job) -> discord.PartialMessageable:
+        return self._bot.get_partial_messageable(job.request.channel_id, guild_id=job.guild_id)
+
+    def _webhook(self, job: Job) -> discord.Webhook:
+        delivery = job.delivery
+        assert delivery.application_id is not None
+        assert delivery.interaction_token is not None
+        return discord.Webhook.partial(delivery.application_id, delivery.interaction_token, client=self._bot)
+
+    def _reply_id(self, job: Job) -> int:
+        # discord.py formats the id into the URL; "@original" is the documented alias for the first reply
+        return job.delivery.message_id or "@original"  # type: ignore[return-value]
+
+    def _token_usable(self, job: Job) -> bool:
+        delivery = job.delivery
+        return (
+            delivery.interaction_token is not None
+            and delivery.application_id is not None
+            and delivery.token_expires_at is not None
+            and delivery.token_expires_at - _TOKEN_SAFETY > datetime.now(UTC)
+        )
