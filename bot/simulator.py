@@ -119,8 +119,7 @@ class Simulator:
         self._starts: list[float] = []
         now = clock()
         self._workers = [now] * max(1, self.settings.concurrency)
-        for _ in range(self.settings.queue_depth):
-            self._schedule(None)
+        self.add_backlog(self.settings.queue_depth)
         self.app = web.Application()
         self.app.add_routes(
             [
@@ -136,6 +135,11 @@ class Simulator:
     def inject(self, endpoint: Endpoint, fault: Fault, times: int = 1) -> None:
         """Make the next `times` calls to `endpoint` misbehave as `fault` says."""
         self._faults[endpoint].extend([fault] * times)
+
+    def add_backlog(self, jobs: int) -> None:
+        """Queue `jobs` of other customers' work now, ahead of whatever comes next."""
+        for _ in range(jobs):
+            self._schedule(None)
 
     def clear_faults(self) -> None:
         for queue in self._faults.values():

@@ -14,7 +14,7 @@ from bot.config import Config
 from bot.ledger import BudgetDefaults, Ledger
 from bot.models import Job, JobState, Secret
 from bot.pixazo import PixazoClient
-from bot.simulator import BASE_PATH, Simulator
+from bot.simulator import Simulator
 from bot.storage import Storage
 from tests.conftest import FAST_RETRY, TEST_KEY
 from tests.discord_standin import MEMBER_PERMISSIONS, DiscordStandin, Interaction, StoredMessage
@@ -25,8 +25,9 @@ ALICE, BOB, MOD = 10_000_000_000_000_001, 10_000_000_000_000_002, 10_000_000_000
 
 
 class Harness:
-    def __init__(self, tmp_path: Path, simulator: Simulator, sim_url: str, standin: DiscordStandin,
-                 **settings: Any) -> None:
+    def __init__(
+        self, tmp_path: Path, simulator: Simulator, sim_url: str, standin: DiscordStandin, **settings: Any
+    ) -> None:
         self.simulator = simulator
         self.standin = standin
         self.config = dataclasses.replace(
@@ -48,14 +49,21 @@ class Harness:
         self.http = aiohttp.ClientSession()
         self.storage = await Storage.open(self.config.database_path)
         config = self.config
-        self.ledger = Ledger(self.storage, BudgetDefaults(config.price_per_image_usd,
-                                                          config.default_user_daily_limit_usd,
-                                                          config.default_guild_daily_limit_usd,
-                                                          config.global_daily_budget_usd))
-        pixazo = PixazoClient(self.http, api_key=config.pixazo_api_key, base_url=config.pixazo_base_url,
-                              retry=FAST_RETRY)
-        self.bot = ImagineBot(config=config, storage=self.storage, ledger=self.ledger, pixazo=pixazo,
-                              guild_ready_timeout=0.05)
+        self.ledger = Ledger(
+            self.storage,
+            BudgetDefaults(
+                config.price_per_image_usd,
+                config.default_user_daily_limit_usd,
+                config.default_guild_daily_limit_usd,
+                config.global_daily_budget_usd,
+            ),
+        )
+        pixazo = PixazoClient(
+            self.http, api_key=config.pixazo_api_key, base_url=config.pixazo_base_url, retry=FAST_RETRY
+        )
+        self.bot = ImagineBot(
+            config=config, storage=self.storage, ledger=self.ledger, pixazo=pixazo, guild_ready_timeout=0.05
+        )
         self.standin._ready.clear()
         self._task = asyncio.create_task(self.bot.start(config.discord_token.reveal()))
         ready = asyncio.create_task(self.standin.wait_ready(15))
@@ -72,8 +80,9 @@ class Harness:
         await self.storage.close()
         await self.http.close()
 
-    async def imagine(self, prompt: str, *, user: int = ALICE, channel: int = CHANNEL,
-                      roles: list[int] | None = None, **options: Any) -> Interaction:
+    async def imagine(
+        self, prompt: str, *, user: int = ALICE, channel: int = CHANNEL, roles: list[int] | None = None, **options: Any
+    ) -> Interaction:
         values = [{"name": "prompt", "type": 3, "value": prompt}]
         types = {"size": 3, "seed": 4, "count": 4}
         values += [{"name": name, "type": types[name], "value": value} for name, value in options.items()]
@@ -84,9 +93,12 @@ class Harness:
         async with asyncio.timeout(timeout):
             while True:
                 async with self.storage.transaction() as tx:
-                    jobs = [j for j in await tx.jobs.by_state(list(JobState))
-                            if j.delivery.interaction_token == interaction.token
-                            or j.delivery.message_id == interaction.original_id]
+                    jobs = [
+                        j
+                        for j in await tx.jobs.by_state(list(JobState))
+                        if j.delivery.interaction_token == interaction.token
+                        or j.delivery.message_id == interaction.original_id
+                    ]
                 if jobs:
                     return jobs[0]
                 await asyncio.sleep(0.02)
@@ -104,14 +116,19 @@ class Harness:
     async def reply(self, interaction: Interaction, predicate: Any = None, timeout: float = 15) -> StoredMessage:
         """The interaction's public reply once `predicate` holds for it (by default: it has a result)."""
         check = predicate or (lambda m: bool(m.files))
-        await self.standin.wait_for(
-            lambda: (m := self.standin.original(interaction)) is not None and check(m), timeout)
+        await self.standin.wait_for(lambda: (m := self.standin.original(interaction)) is not None and check(m), timeout)
         message = self.standin.original(interaction)
         assert message is not None
         return message
 
     def ephemeral_followups(self, interaction: Interaction) -> list[StoredMessage]:
         return [self.standin.messages[i] for i in interaction.followups if self.standin.messages[i].ephemeral]
+
+    def private_texts(self, interaction: Interaction) -> list[str]:
+        """What only the member saw: an ephemeral reply and ephemeral follow-ups."""
+        ids = [interaction.original_id, *interaction.followups]
+        shown = [self.standin.messages[i] for i in ids if i is not None and i in self.standin.messages]
+        return [m.content for m in shown if m.ephemeral and not m.deleted and m.content]
 
 
 __all__ = ["ALICE", "BOB", "CHANNEL", "GUILD", "MEMBER_PERMISSIONS", "MOD", "OTHER_CHANNEL", "Harness"]

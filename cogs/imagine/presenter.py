@@ -265,7 +265,9 @@ class DiscordPresenter:
         delivery = job.delivery
         assert delivery.application_id is not None
         assert delivery.interaction_token is not None
-        return discord.Webhook.partial(delivery.application_id, delivery.interaction_token, client=self._bot)
+        webhook = discord.Webhook.partial(delivery.application_id, delivery.interaction_token, client=self._bot)
+        webhook.type = discord.WebhookType.application  # an interaction's webhook: it may send ephemeral messages
+        return webhook
 
     def _reply_id(self, job: Job) -> int:
         # discord.py formats the id into the URL; "@original" is the documented alias for the first reply
