@@ -1,21 +1,33 @@
 """The composition root and command line: ``python -m bot [run|simulate|imagine|check|sync]``.
 
-Resources (the HTTP session, the database, the Pixazo client) are built here and handed to the
-objects that use them; nothing else reads the environment or owns a global.
+Resources (the HTTP session, the database, the Pixazo client) are built here, inside ``async with``
+blocks that close them, and handed to the objects that use them. Nothing else reads the
+environment or keeps a global.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
+import aiohttp
+import discord
 from dotenv import load_dotenv
 
 from bot.config import Config
-from bot.errors import ConfigError
+from bot.errors import BotError, ConfigError
+from bot.ledger import BudgetDefaults, Ledger
+from bot.logs import JsonFormatter, RedactSecrets
+from bot.pixazo import PixazoClient
+from bot.storage import Storage
 
 log = logging.getLogger("bot")
 
@@ -31,12 +43,136 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"imagine-bot: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)-8s %(name)s: %(message)s")
-    print(
-        "imagine-bot: configuration is valid; the Discord bot arrives with the /imagine work.",
-        file=sys.stderr,
-    )
+    if command == "check":
+        from bot.health import run_checks
+
+        return asyncio.run(run_checks(config, health_only=args.health))
+    setup_logging(config)
+    try:
+        if command == "imagine":
+            return asyncio.run(_imagine(config, args))
+        if command == "sync":
+            return asyncio.run(_sync(config, args.guild))
+        return asyncio.run(_run(config))
+    except KeyboardInterrupt:
+        return 130
+
+
+def setup_logging(config: Config) -> None:
+    if config.log_format == "json":
+        stream = logging.StreamHandler()
+        stream.setFormatter(JsonFormatter())
+        logging.basicConfig(level=config.log_level, handlers=[stream], force=True)
+    else:
+        discord.utils.setup_logging(level=logging.getLevelNamesMapping()[config.log_level], root=True)
+    secrets = RedactSecrets([config.discord_token.reveal(), config.pixazo_api_key.reveal()])
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(secrets)
+
+
+@dataclass(frozen=True, slots=True)
+class Core:
+    storage: Storage
+    ledger: Ledger
+    pixazo: PixazoClient
+
+
+@asynccontextmanager
+async def core(config: Config) -> AsyncIterator[Core]:
+    """The Discord-free resources every command needs, closed when the block ends."""
+    async with aiohttp.ClientSession() as http:
+        storage = await Storage.open(config.database_path)
+        try:
+            defaults = BudgetDefaults(
+                price_per_image=config.price_per_image_usd,
+                member_daily_limit=config.default_user_daily_limit_usd,
+                guild_daily_limit=config.default_guild_daily_limit_usd,
+                global_daily_limit=config.global_daily_budget_usd,
+            )
+            pixazo = PixazoClient(
+                http,
+                api_key=config.pixazo_api_key,
+                base_url=config.pixazo_base_url,
+                timeout=config.pixazo_timeout_seconds,
+            )
+            yield Core(storage, Ledger(storage, defaults), pixazo)
+        finally:
+            await storage.close()
+
+
+async def _run(config: Config) -> int:
+    from bot.bot import ImagineBot
+
+    async with core(config) as resources:
+        bot = ImagineBot(config=config, storage=resources.storage, ledger=resources.ledger, pixazo=resources.pixazo)
+        loop = asyncio.get_running_loop()
+        closing: set[asyncio.Task[None]] = set()
+
+        def stop(signal_name: str) -> None:
+            log.info("%s received: finishing database writes and closing", signal_name)
+            closing.add(loop.create_task(bot.close()))
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop, signum.name)
+        async with bot:
+            try:
+                await bot.start(config.discord_token.reveal())
+            except discord.LoginFailure:
+                log.error("Discord refused the token: check DISCORD_TOKEN")
+                return 1
+            except discord.PrivilegedIntentsRequired:
+                log.error("Discord refused a privileged intent; imagine-bot needs none, so check the shard set-up")
+                return 1
+    log.info("stopped cleanly; unfinished jobs resume on the next start")
     return 0
+
+
+async def _sync(config: Config, guild_id: int | None) -> int:
+    from bot.bot import ImagineBot
+
+    async with core(config) as resources:
+        bot = ImagineBot(
+            config=config, storage=resources.storage, ledger=resources.ledger, pixazo=resources.pixazo, serve=False
+        )
+        async with bot:
+            await bot.login(config.discord_token.reveal())
+            count = await bot.sync_commands(guild_id)
+    where = f"server {guild_id} (at once)" if guild_id else "every server (Discord may take up to an hour)"
+    print(f"Registered {count} slash commands for {where}.")
+    return 0
+
+
+async def _imagine(config: Config, args: argparse.Namespace) -> int:
+    from bot.jobs import JobRunner, RunnerSettings
+    from bot.models import Delivery, JobRequest
+    from bot.prompts import check_options, clean_prompt
+    from bot.terminal import TerminalSink, plain
+
+    sink = TerminalSink(Path(args.output))
+    async with core(config) as resources:
+        runner = JobRunner(
+            resources.storage, resources.ledger, resources.pixazo, sink, RunnerSettings.from_config(config)
+        )
+        try:
+            request = JobRequest(
+                guild_id=0,  # the operator's own use is counted like a server's, against the global budget
+                channel_id=0,
+                member_id=0,
+                prompt=clean_prompt(args.prompt),
+                size=args.size,
+                image_size=check_options(args.size, args.seed, args.count, config.image_sizes),
+                count=args.count,
+                seed=args.seed,
+                output_format=config.pixazo_output_format,
+            )
+            await runner.submit(request, Delivery())
+            await sink.finished.wait()
+        except BotError as exc:
+            print(plain(str(exc)), file=sys.stderr)
+            return 1
+        finally:
+            await runner.close()
+    return 0 if sink.succeeded else 1
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -63,6 +199,19 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="imagine-bot", description="A Discord image bot on Pixazo Z-Image-Turbo.")
     commands = parser.add_subparsers(dest="command", metavar="command")
     commands.add_parser("run", help="run the bot (the default)")
+
+    check = commands.add_parser("check", help="check the settings, the database and the Pixazo key; spends nothing")
+    check.add_argument("--health", action="store_true", help="only check that the running bot is alive")
+
+    sync = commands.add_parser("sync", help="register the slash commands with Discord now")
+    sync.add_argument("--guild", type=int, default=None, help="register in this server only, at once")
+
+    imagine = commands.add_parser("imagine", help="generate an image from the terminal, with progress")
+    imagine.add_argument("prompt")
+    imagine.add_argument("-o", "--output", default="out.png", help="where to save it (more images get -2, -3…)")
+    imagine.add_argument("--size", default="square", choices=["square", "portrait", "landscape", "wide", "tall"])
+    imagine.add_argument("--seed", type=int, default=None)
+    imagine.add_argument("--count", type=int, default=1, choices=[1, 2, 3, 4])
 
     simulate = commands.add_parser("simulate", help="serve the Pixazo simulator for local use")
     simulate.add_argument("--host", default="127.0.0.1")

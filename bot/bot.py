@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import discord
 import yarl
 from discord import app_commands
-from discord.ext import commands
+from discord.ext import commands, tasks
 
 from bot.config import Config
 from bot.errors import (
@@ -24,6 +24,7 @@ from bot.errors import (
     PixazoError,
     PixazoRateLimitedError,
 )
+from bot.health import HEARTBEAT_EVERY_SECONDS, heartbeat_path, write_heartbeat
 from bot.ledger import Ledger
 from bot.pixazo import PixazoClient
 from bot.storage import Storage
@@ -40,8 +41,24 @@ class ImagineTree(app_commands.CommandTree["ImagineBot"]):
         await explain(interaction, error)
 
 
+@runtime_checkable
+class Resumable(Protocol):
+    """A cog with work that outlives the process (jobs), to pick up once everything is loaded."""
+
+    async def resume(self) -> None: ...
+
+
 class ImagineBot(commands.AutoShardedBot):
-    def __init__(self, *, config: Config, storage: Storage, ledger: Ledger, pixazo: PixazoClient, **options: Any):
+    def __init__(
+        self,
+        *,
+        config: Config,
+        storage: Storage,
+        ledger: Ledger,
+        pixazo: PixazoClient,
+        serve: bool = True,
+        **options: Any,
+    ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True  # slash commands and buttons need no other intent
         options.setdefault("chunk_guilds_at_startup", False)
@@ -58,14 +75,33 @@ class ImagineBot(commands.AutoShardedBot):
         self.storage = storage
         self.ledger = ledger
         self.pixazo = pixazo
+        self.serve = serve  # False for `python -m bot sync`: load the commands, start no work
         discord.http.Route.BASE = config.discord_api_base_url
         if config.discord_gateway_url:
             discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(config.discord_gateway_url)
 
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
-            await self.load_extension(extension)  # each registers its buttons and resumes its own work
+            await self.load_extension(extension)  # each adds its commands and registers its buttons
+        if not self.serve:
+            return
+        self.heartbeat.start()
+        for cog in self.cogs.values():
+            if isinstance(cog, Resumable):
+                await cog.resume()
         await self.sync_commands_if_changed()
+
+    async def close(self) -> None:
+        self.heartbeat.cancel()
+        await super().close()  # unloads the extensions, which stop their work and keep it for the next start
+
+    @tasks.loop(seconds=HEARTBEAT_EVERY_SECONDS)
+    async def heartbeat(self) -> None:
+        """What `python -m bot check --health` (the container's health check) reads."""
+        try:
+            write_heartbeat(heartbeat_path(self.config), ready=self.is_ready(), guilds=len(self.guilds))
+        except OSError as exc:
+            log.warning("could not write the heartbeat: %s", exc)
 
     async def launch_shards(self) -> None:
         shard_count: int | None = self.shard_count
@@ -74,19 +110,28 @@ class ImagineBot(commands.AutoShardedBot):
             self.shard_count, _, _ = await self.http.get_bot_gateway()
         await super().launch_shards()
 
-    async def sync_commands_if_changed(self, *, force: bool = False) -> bool:
+    async def sync_commands_if_changed(self) -> bool:
         """Register the slash commands with Discord if they differ from the last registered set."""
         digest = self.command_tree_hash()
         async with self.storage.transaction() as tx:
             synced = await tx.get_state(TREE_HASH_KEY)
-        if synced == digest and not force:
+        if synced == digest:
             log.info("slash commands unchanged since the last sync; not syncing")
             return False
-        commands_synced = await self.tree.sync()
-        async with self.storage.transaction() as tx:
-            await tx.set_state(TREE_HASH_KEY, digest)
-        log.info("synced %d slash commands", len(commands_synced))
+        await self.sync_commands()
         return True
+
+    async def sync_commands(self, guild_id: int | None = None) -> int:
+        """Register the slash commands now: everywhere, or at once in one server (for development)."""
+        guild = discord.Object(guild_id) if guild_id is not None else None
+        if guild is not None:
+            self.tree.copy_global_to(guild=guild)
+        synced = await self.tree.sync(guild=guild)
+        if guild is None:
+            async with self.storage.transaction() as tx:
+                await tx.set_state(TREE_HASH_KEY, self.command_tree_hash())
+        log.info("synced %d slash commands%s", len(synced), f" to server {guild_id}" if guild_id else "")
+        return len(synced)
 
     def command_tree_hash(self) -> str:
         definition = [command.to_dict(self.tree) for command in self.tree.get_commands()]

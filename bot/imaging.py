@@ -14,7 +14,7 @@ def png_bytes(width: int, height: int, rows: list[bytes], *, text: dict[str, str
     chunks = [_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))]
     for key, value in (text or {}).items():
         chunks.append(_chunk(b"tEXt", key.encode("latin-1") + b"\x00" + value.encode("latin-1")))
-    chunks.append(_chunk(b"IDAT", zlib.compress(raw, 6)))
+    chunks.append(_chunk(b"IDAT", zlib.compress(raw, 1)))
     chunks.append(_chunk(b"IEND", b""))
     return b"\x89PNG\r\n\x1a\n" + b"".join(chunks)
 

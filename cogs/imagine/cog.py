@@ -44,7 +44,8 @@ class Imagine(commands.Cog):
             bot.storage, bot.ledger, bot.pixazo, self.presenter, RunnerSettings.from_config(bot.config)
         )
 
-    async def cog_load(self) -> None:
+    async def resume(self) -> None:
+        """Carry on with the jobs the last process left unfinished (called by the bot's setup hook)."""
         await self.runner.start()
 
     async def cog_unload(self) -> None:

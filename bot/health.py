@@ -1,0 +1,103 @@
+"""`python -m bot check`: is everything the bot needs in place? And the heartbeat the running bot writes.
+
+The Pixazo key is checked without spending money: a result call for a request id that cannot
+exist. 401/403 means the key is refused; any other answer means the key got through.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import sqlite3
+import time
+from pathlib import Path
+
+import aiohttp
+
+from bot.config import Config
+from bot.errors import PixazoAuthError, PixazoError, PixazoTransientError
+from bot.models import Secret
+from bot.pixazo import PixazoClient, RetryPolicy
+from bot.storage import Storage
+
+HEARTBEAT_EVERY_SECONDS = 30.0
+HEARTBEAT_STALE_SECONDS = 90.0
+_CHECK_REQUEST_ID = "imagine-bot-key-check-00000000"
+
+
+def heartbeat_path(config: Config) -> Path:
+    return config.database_path.parent / "heartbeat.json"
+
+
+def write_heartbeat(path: Path, **facts: object) -> None:
+    """Record that the bot is alive, atomically (the check never reads half a file)."""
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps({"time": time.time(), "pid": os.getpid(), **facts}))
+    temporary.replace(path)
+
+
+def heartbeat_age(path: Path) -> float | None:
+    try:
+        beat = json.loads(path.read_text())
+        return time.time() - float(beat["time"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def discord_token_problem(token: Secret) -> str | None:
+    """Why the token cannot be a bot token, or None if it looks like one. Never repeats the token."""
+    parts = token.reveal().split(".")
+    if len(parts) != 3 or not all(parts):
+        return "a bot token has three parts separated by dots"
+    try:
+        user_id = base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return "the first part is not base64"
+    return None if user_id.isdigit() else "the first part does not encode a user id"
+
+
+async def check_pixazo_key(pixazo: PixazoClient) -> tuple[bool, str]:
+    try:
+        await pixazo.status(_CHECK_REQUEST_ID)
+    except PixazoAuthError as exc:
+        return False, f"the key was refused (HTTP {exc.status})"
+    except PixazoTransientError as exc:
+        return False, f"Pixazo could not be reached: {exc}"
+    except PixazoError as exc:
+        return True, f"accepted (a made-up request answered HTTP {exc.status or 'with a body'}; nothing spent)"
+    return True, "accepted (nothing spent)"
+
+
+async def run_checks(config: Config, *, health_only: bool = False) -> int:
+    if health_only:
+        age = heartbeat_age(heartbeat_path(config))
+        if age is None or age > HEARTBEAT_STALE_SECONDS:
+            print("unhealthy: no recent heartbeat" if age is None else f"unhealthy: last heartbeat {age:.0f}s ago")
+            return 1
+        print(f"healthy: last heartbeat {age:.0f}s ago")
+        return 0
+    rows: list[tuple[str, bool, str]] = [("settings", True, f"{len(Config.variables())} settings valid")]
+    try:
+        storage = await Storage.open(config.database_path)
+        version = await storage.schema_version()
+        await storage.close()
+        rows.append(("database", True, f"{config.database_path} at schema version {version}"))
+    except (OSError, sqlite3.Error) as exc:
+        rows.append(("database", False, f"{config.database_path}: {exc}"))
+    async with aiohttp.ClientSession() as http:
+        pixazo = PixazoClient(
+            http,
+            api_key=config.pixazo_api_key,
+            base_url=config.pixazo_base_url,
+            timeout=config.pixazo_timeout_seconds,
+            retry=RetryPolicy(attempts=2, total_seconds=20),
+        )
+        rows.append(("pixazo key", *await check_pixazo_key(pixazo)))
+    problem = discord_token_problem(config.discord_token)
+    rows.append(("discord token", problem is None, problem or "well formed (Discord itself is asked at start)"))
+    width = max(len(name) for name, _, _ in rows)
+    for name, ok, detail in rows:
+        print(f"{name:<{width}}  {'ok ' if ok else 'BAD'}  {detail}")
+    return 0 if all(ok for _, ok, _ in rows) else 1

@@ -1,0 +1,63 @@
+"""`python -m bot imagine`: the job runner with a progress line in the terminal instead of Discord."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from bot.models import DownloadedImage, Job, Usage
+from bot.money import Money
+from bot.progress import Progress, describe, failure_sentence
+
+_DISCORD_TIME = re.compile(r"<t:(\d+):\w>")
+
+
+def plain(text: str) -> str:
+    """A sentence meant for Discord, with its timestamps written out for a terminal."""
+    return _DISCORD_TIME.sub(lambda m: datetime.fromtimestamp(int(m[1]), UTC).strftime("%Y-%m-%d %H:%M UTC"), text)
+
+
+class TerminalSink:
+    """Shows one job's progress on a single updating line and writes its images next to `output`."""
+
+    def __init__(self, output: Path, stream: TextIO = sys.stderr) -> None:
+        self.output = output
+        self.stream = stream
+        self.finished = asyncio.Event()
+        self.succeeded = False
+        self.written: list[Path] = []
+
+    async def progress(self, job: Job, progress: Progress) -> None:
+        self._line(describe(progress))
+
+    async def hand_off(self, job: Job) -> int | None:
+        return None
+
+    async def deliver(self, job: Job, images: Sequence[DownloadedImage], usage: Usage) -> None:
+        for index, image in enumerate(images, start=1):
+            path = self.output if index == 1 else self.output.with_stem(f"{self.output.stem}-{index}")
+            path.write_bytes(image.data)
+            self.written.append(path)
+        cost = Money(job.cost // job.request.count * len(images))
+        self._line(f"Saved {', '.join(map(str, self.written))} · {cost} · {Money(usage.left)} left today", end="\n")
+        self.succeeded = True
+        self.finished.set()
+
+    async def delivered_images(self, job: Job) -> int:
+        return 0
+
+    async def fail(self, job: Job, *, charged: bool, usage: Usage) -> None:
+        self._line(plain(failure_sentence(job.failure_kind, job.failure_reason, charged=charged)), end="\n")
+        self.finished.set()
+
+    def _line(self, text: str, end: str = "") -> None:
+        if self.stream.isatty():
+            self.stream.write("\r\033[K" + text + end)  # rewrite the one progress line
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
