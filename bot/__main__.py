@@ -15,7 +15,6 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -26,7 +25,9 @@ from bot.config import Config
 from bot.errors import BotError, ConfigError
 from bot.ledger import BudgetDefaults, Ledger
 from bot.logs import JsonFormatter, RedactSecrets
+from bot.moderation import Moderation
 from bot.pixazo import PixazoClient
+from bot.services import Services
 from bot.storage import Storage
 
 log = logging.getLogger("bot")
@@ -70,15 +71,8 @@ def setup_logging(config: Config) -> None:
         handler.addFilter(secrets)
 
 
-@dataclass(frozen=True, slots=True)
-class Core:
-    storage: Storage
-    ledger: Ledger
-    pixazo: PixazoClient
-
-
 @asynccontextmanager
-async def core(config: Config) -> AsyncIterator[Core]:
+async def services(config: Config) -> AsyncIterator[Services]:
     """The Discord-free resources every command needs, closed when the block ends."""
     async with aiohttp.ClientSession() as http:
         storage = await Storage.open(config.database_path)
@@ -95,7 +89,9 @@ async def core(config: Config) -> AsyncIterator[Core]:
                 base_url=config.pixazo_base_url,
                 timeout=config.pixazo_timeout_seconds,
             )
-            yield Core(storage, Ledger(storage, defaults), pixazo)
+            ledger = Ledger(storage, defaults)
+            moderation = Moderation(storage, ledger.now, auto_block_after=config.auto_block_after)
+            yield Services(storage, ledger, pixazo, moderation)
         finally:
             await storage.close()
 
@@ -103,8 +99,8 @@ async def core(config: Config) -> AsyncIterator[Core]:
 async def _run(config: Config) -> int:
     from bot.bot import ImagineBot
 
-    async with core(config) as resources:
-        bot = ImagineBot(config=config, storage=resources.storage, ledger=resources.ledger, pixazo=resources.pixazo)
+    async with services(config) as resources:
+        bot = ImagineBot(config=config, services=resources)
         loop = asyncio.get_running_loop()
         closing: set[asyncio.Task[None]] = set()
 
@@ -130,10 +126,8 @@ async def _run(config: Config) -> int:
 async def _sync(config: Config, guild_id: int | None) -> int:
     from bot.bot import ImagineBot
 
-    async with core(config) as resources:
-        bot = ImagineBot(
-            config=config, storage=resources.storage, ledger=resources.ledger, pixazo=resources.pixazo, serve=False
-        )
+    async with services(config) as resources:
+        bot = ImagineBot(config=config, services=resources, serve=False)
         async with bot:
             await bot.login(config.discord_token.reveal())
             count = await bot.sync_commands(guild_id)
@@ -149,9 +143,14 @@ async def _imagine(config: Config, args: argparse.Namespace) -> int:
     from bot.terminal import TerminalSink, plain
 
     sink = TerminalSink(Path(args.output))
-    async with core(config) as resources:
+    async with services(config) as resources:
         runner = JobRunner(
-            resources.storage, resources.ledger, resources.pixazo, sink, RunnerSettings.from_config(config)
+            resources.storage,
+            resources.ledger,
+            resources.pixazo,
+            sink,
+            RunnerSettings.from_config(config),
+            moderation=resources.moderation,
         )
         try:
             request = JobRequest(

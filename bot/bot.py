@@ -25,9 +25,7 @@ from bot.errors import (
     PixazoRateLimitedError,
 )
 from bot.health import HEARTBEAT_EVERY_SECONDS, heartbeat_path, write_heartbeat
-from bot.ledger import Ledger
-from bot.pixazo import PixazoClient
-from bot.storage import Storage
+from bot.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +51,7 @@ class ImagineBot(commands.AutoShardedBot):
         self,
         *,
         config: Config,
-        storage: Storage,
-        ledger: Ledger,
-        pixazo: PixazoClient,
+        services: Services,
         serve: bool = True,
         **options: Any,
     ) -> None:
@@ -72,9 +68,10 @@ class ImagineBot(commands.AutoShardedBot):
             **options,
         )
         self.config = config
-        self.storage = storage
-        self.ledger = ledger
-        self.pixazo = pixazo
+        self.storage = services.storage
+        self.ledger = services.ledger
+        self.pixazo = services.pixazo
+        self.moderation = services.moderation
         self.serve = serve  # False for `python -m bot sync`: load the commands, start no work
         discord.http.Route.BASE = config.discord_api_base_url
         if config.discord_gateway_url:

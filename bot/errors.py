@@ -8,6 +8,10 @@ the command tree's error translator turns them into a sentence. `ConfigError` is
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.models import Block, SafetyReport
 
 
 def discord_time(moment: datetime, style: str = "R") -> str:
@@ -181,3 +185,15 @@ class PixazoImageTooLargeError(PixazoImageError):
         self.size = size
         self.limit = limit
         super().__init__(message)
+
+
+class PromptBlockedError(BotError):
+    """The server's own filter refused the prompt; `report` is the safety report it queued."""
+
+    def __init__(self, report: SafetyReport, auto_block: Block | None) -> None:
+        self.report = report
+        self.auto_block = auto_block
+        text = "Your prompt contains a term this server does not allow; nothing was generated or charged."
+        if auto_block is not None and auto_block.until is not None:
+            text += f" After repeated refusals you are blocked here until {discord_time(auto_block.until, 'f')}."
+        super().__init__(text)

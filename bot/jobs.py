@@ -21,12 +21,14 @@ from typing import Any, Protocol
 from bot.config import Config
 from bot.errors import (
     ChannelNotAllowedError,
+    MemberBlockedError,
     PixazoAuthError,
     PixazoBalanceError,
     PixazoError,
     PixazoNotFoundError,
     PixazoRateLimitedError,
     PixazoTransientError,
+    PromptBlockedError,
     TooManyJobsError,
 )
 from bot.ledger import Ledger, utc_now
@@ -44,8 +46,10 @@ from bot.models import (
     UpstreamStatus,
     Usage,
 )
+from bot.moderation import Failure, Moderation
 from bot.pixazo import PixazoClient
 from bot.progress import Progress, QueueWatch, Stage
+from bot.safety import find_blocked_term
 from bot.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -74,6 +78,10 @@ class JobSink(Protocol):
         ...
 
     async def fail(self, job: Job, *, charged: bool, usage: Usage) -> None: ...
+
+    async def reported(self, failure: Failure) -> None:
+        """A safety report was queued for the moderators (and maybe the member was blocked)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,9 +120,11 @@ class JobRunner:
         sink: JobSink,
         settings: RunnerSettings | None = None,
         clock: Callable[[], datetime] = utc_now,
+        moderation: Moderation | None = None,
     ) -> None:
         self._storage = storage
         self._ledger = ledger
+        self._moderation = moderation or Moderation(storage, clock)
         self._pixazo = pixazo
         self._sink = sink
         self.settings = settings or RunnerSettings()
@@ -137,10 +147,33 @@ class JobRunner:
         if self._closing:
             raise RuntimeError("the runner is shutting down")
         limit = self.settings.member_max_jobs + self.settings.member_queue_size
+        refused: PromptBlockedError | None = None
         async with self._storage.transaction() as tx:
             allowed = await tx.guilds.allowed_channels(request.guild_id)
             if allowed and request.channel_id not in allowed:
                 raise ChannelNotAllowedError()
+            block = await tx.moderation.active_block(request.guild_id, request.member_id, self._clock())
+            if block is not None:
+                raise MemberBlockedError(block.until, block.reason)
+            term = find_blocked_term(request.prompt, await tx.guilds.blocked_terms(request.guild_id))
+            if term is not None:
+                failure = await self._moderation.record_failure(
+                    tx,
+                    guild_id=request.guild_id,
+                    channel_id=request.channel_id,
+                    member_id=request.member_id,
+                    job_id=None,
+                    prompt=request.prompt,
+                    reason=f"blocked term “{term}”",
+                    source=ReportSource.BLOCKED_TERM,
+                )
+                refused = PromptBlockedError(failure.report, failure.auto_block)
+        if refused is not None:
+            log.info(
+                "member %s in server %s: prompt refused by the server's filter", request.member_id, request.guild_id
+            )
+            raise refused
+        async with self._storage.transaction() as tx:
             pending = await tx.jobs.unfinished_for_member(request.guild_id, request.member_id)
             if len(pending) >= limit:
                 raise TooManyJobsError(limit)
@@ -414,8 +447,10 @@ class JobRunner:
                     await self._ledger.commit(job.reservation_id, tx=tx)
                 else:
                     await self._ledger.release(job.reservation_id, tx=tx)
+            failure = None
             if kind is FailureKind.SAFETY:
-                await tx.moderation.add_report(
+                failure = await self._moderation.record_failure(
+                    tx,
                     guild_id=job.guild_id,
                     channel_id=job.request.channel_id,
                     member_id=job.member_id,
@@ -423,12 +458,12 @@ class JobRunner:
                     prompt=job.request.prompt,
                     reason=reason,
                     source=ReportSource.SAFETY,
-                    reporter_id=None,
-                    now=now,
                 )
         level = logging.ERROR if kind is FailureKind.BALANCE else logging.INFO
         log.log(level, "job %s: failed (%s): %s", job.id, kind.value, reason)
         await self._notify_failure(job)
+        if failure is not None:
+            await self._sink.reported(failure)
 
     async def _notify_failure(self, job: Job) -> None:
         async with self._storage.transaction() as tx:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.models import DownloadedImage, Job, Usage
+from bot.moderation import Failure
 from bot.money import Money
 from bot.progress import Progress, describe, failure_sentence
 
@@ -50,6 +51,9 @@ class TerminalSink:
 
     async def delivered_images(self, job: Job) -> int:
         return 0
+
+    async def reported(self, failure: Failure) -> None:
+        return None  # no moderators in a terminal
 
     async def fail(self, job: Job, *, charged: bool, usage: Usage) -> None:
         self._line(plain(failure_sentence(job.failure_kind, job.failure_reason, charged=charged)), end="\n")

@@ -13,7 +13,9 @@ from bot.bot import ImagineBot
 from bot.config import Config
 from bot.ledger import BudgetDefaults, Ledger
 from bot.models import Job, JobState, Secret
+from bot.moderation import Moderation
 from bot.pixazo import PixazoClient
+from bot.services import Services
 from bot.simulator import Simulator
 from bot.storage import Storage
 from tests.conftest import FAST_RETRY, TEST_KEY
@@ -61,9 +63,9 @@ class Harness:
         pixazo = PixazoClient(
             self.http, api_key=config.pixazo_api_key, base_url=config.pixazo_base_url, retry=FAST_RETRY
         )
-        self.bot = ImagineBot(
-            config=config, storage=self.storage, ledger=self.ledger, pixazo=pixazo, guild_ready_timeout=0.05
-        )
+        self.moderation = Moderation(self.storage, self.ledger.now, auto_block_after=config.auto_block_after)
+        services = Services(self.storage, self.ledger, pixazo, self.moderation)
+        self.bot = ImagineBot(config=config, services=services, guild_ready_timeout=0.05)
         self.standin._ready.clear()
         self._task = asyncio.create_task(self.bot.start(config.discord_token.reveal()))
         ready = asyncio.create_task(self.standin.wait_ready(15))

@@ -26,6 +26,7 @@ from bot.models import (
     Secret,
     Usage,
 )
+from bot.moderation import Failure
 from bot.money import Money
 from bot.pixazo import PixazoClient
 from bot.progress import Progress, Stage
@@ -47,6 +48,7 @@ class RecordingSink:
     failures: dict[int, tuple[Job, bool]] = field(default_factory=dict)
     handed_off: list[int] = field(default_factory=list)
     already_shown: dict[int, int] = field(default_factory=dict)
+    reports: list[Failure] = field(default_factory=list)
     refuse_delivery: bool = False
     finished: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -71,6 +73,9 @@ class RecordingSink:
     async def fail(self, job: Job, *, charged: bool, usage: Usage) -> None:
         self.failures[job.id] = (job, charged)
         self.finished.set()
+
+    async def reported(self, failure: Failure) -> None:
+        self.reports.append(failure)
 
     def stages(self, job_id: int) -> list[Stage]:
         return [progress.stage for seen_id, progress in self.progress_seen if seen_id == job_id]

@@ -130,7 +130,7 @@ class ReportButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"im
                     "Thanks; this image was reported already and is waiting for the moderators.", ephemeral=True
                 )
                 return
-            interaction.client.dispatch("imagine_report", report)
+            interaction.client.dispatch("safety_report", report, None)
             await interaction.followup.send("Thanks; the moderators will take a look.", ephemeral=True)
         except Exception as exc:  # noqa: BLE001 - the translator decides what the member is told
             await explain(interaction, exc)

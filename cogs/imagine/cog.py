@@ -10,9 +10,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.bot import PUBLIC_PLACEHOLDER
-from bot.errors import NotAllowedError
+from bot.errors import NotAllowedError, PromptBlockedError
 from bot.jobs import JobRunner, RunnerSettings
-from bot.models import Delivery, Job, JobRequest, ReportSource, SafetyReport
+from bot.models import Delivery, Job, JobRequest, SafetyReport
 from bot.prompts import MAX_IMAGES, MAX_PROMPT_CHARS, MAX_SEED, check_options, clean_prompt
 from cogs.imagine.embeds import usage_embed
 from cogs.imagine.presenter import DiscordPresenter
@@ -41,7 +41,13 @@ class Imagine(commands.Cog):
         self.bot = bot
         self.presenter = DiscordPresenter(bot)
         self.runner = JobRunner(
-            bot.storage, bot.ledger, bot.pixazo, self.presenter, RunnerSettings.from_config(bot.config)
+            bot.storage,
+            bot.ledger,
+            bot.pixazo,
+            self.presenter,
+            RunnerSettings.from_config(bot.config),
+            clock=bot.ledger.now,
+            moderation=bot.moderation,
         )
 
     async def resume(self) -> None:
@@ -131,7 +137,11 @@ class Imagine(commands.Cog):
             message_id=message_id,
             attachment_limit=interaction.filesize_limit,
         )
-        return await self.runner.submit(request, delivery)
+        try:
+            return await self.runner.submit(request, delivery)
+        except PromptBlockedError as refusal:
+            self.bot.dispatch("safety_report", refusal.report, refusal.auto_block)
+            raise
 
     async def job(self, job_id: int) -> Job | None:
         async with self.bot.storage.transaction() as tx:
@@ -140,20 +150,4 @@ class Imagine(commands.Cog):
     async def report(self, job_id: int, reporter_id: int) -> SafetyReport | None:
         """Queue a member's report of a result for the moderators; None if it is already queued."""
         async with self.bot.storage.transaction() as tx:
-            job = await tx.jobs.get(job_id)
-            if job is None:
-                raise NotAllowedError("That image is no longer on record.")
-            existing = await tx.moderation.report_for_job(job_id, ReportSource.MEMBER)
-            if existing is not None and existing.state == "open":
-                return None
-            return await tx.moderation.add_report(
-                guild_id=job.guild_id,
-                channel_id=job.request.channel_id,
-                member_id=job.member_id,
-                job_id=job.id,
-                prompt=job.request.prompt,
-                reason="reported by a member",
-                source=ReportSource.MEMBER,
-                reporter_id=reporter_id,
-                now=self.bot.ledger.now(),
-            )
+            return await self.bot.moderation.report_result(tx, job_id=job_id, reporter_id=reporter_id)

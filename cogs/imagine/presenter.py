@@ -20,6 +20,7 @@ import discord
 
 from bot.jobs import DeliveryError
 from bot.models import DownloadedImage, FailureKind, Job, Usage
+from bot.moderation import Failure
 from bot.progress import Progress, Stage, describe, failure_sentence
 from cogs.imagine.buttons import result_view
 from cogs.imagine.embeds import failure_embed, file_name, progress_embed, result_embed
@@ -175,6 +176,9 @@ class DiscordPresenter:
             embed = failure_embed(job, safety=safety)
             embed.set_footer(text=sentence)
             await self._show(job, _Render(content=f"<@{job.member_id}>", embeds=[embed]))
+
+    async def reported(self, failure: Failure) -> None:
+        self._bot.dispatch("safety_report", failure.report, failure.auto_block)
 
     # --- showing --------------------------------------------------------------------------------
 
