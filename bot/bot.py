@@ -29,7 +29,7 @@ from bot.services import Services
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.imagine",)
+EXTENSIONS = ("cogs.imagine", "cogs.admin", "cogs.moderation")
 TREE_HASH_KEY = "command_tree_hash"
 PUBLIC_PLACEHOLDER = "public_placeholder"  # Interaction.extras key: a public "thinking…" reply is showing
 
@@ -43,7 +43,7 @@ class ImagineTree(app_commands.CommandTree["ImagineBot"]):
 class Resumable(Protocol):
     """A cog with work that outlives the process (jobs), to pick up once everything is loaded."""
 
-    async def resume(self) -> None: ...
+    async def resume_work(self) -> None: ...
 
 
 class ImagineBot(commands.AutoShardedBot):
@@ -85,7 +85,7 @@ class ImagineBot(commands.AutoShardedBot):
         self.heartbeat.start()
         for cog in self.cogs.values():
             if isinstance(cog, Resumable):
-                await cog.resume()
+                await cog.resume_work()
         await self.sync_commands_if_changed()
 
     async def close(self) -> None:

@@ -184,6 +184,8 @@ class JobRunner:
                 images=request.count,
                 tx=tx,
             )
+            if request.member_name:
+                await tx.guilds.remember_name(request.guild_id, request.member_id, request.member_name, self._clock())
             job = await tx.jobs.insert(
                 request, reservation_id=reservation.id, cost=reservation.amount, delivery=delivery, now=self._clock()
             )

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import BudgetExceededError, MemberBlockedError, ServerPausedError
-from bot.models import Reservation, SpendReport, Usage
+from bot.models import GuildUsage, Reservation, SpendReport, Usage
 from bot.money import Money
 from bot.storage import Storage, Tx
 from bot.storage.guilds import BudgetContext
@@ -111,6 +111,27 @@ class Ledger:
             images=totals.member.images,
             resets_at=next_midnight(now, tz),
         )
+
+    async def guild_usage(self, guild_id: int) -> GuildUsage:
+        """The server's day so far, and its daily budget (None when it has none)."""
+        now = self._clock()
+        async with self._storage.transaction() as tx:
+            settings = await tx.guilds.settings(guild_id)
+            tz = zone(settings.timezone)
+            day = local_day(now, tz).isoformat()
+            totals = await tx.spend.day_totals(guild_id, 0, day, now.astimezone(UTC).date().isoformat())
+        return GuildUsage(
+            day=day,
+            spent=totals.guild.charged,
+            reserved=totals.guild.reserved,
+            images=totals.guild.images,
+            limit=_micros(settings.guild_daily_limit, self._defaults.guild_daily_limit),
+            resets_at=next_midnight(now, tz),
+        )
+
+    @property
+    def defaults(self) -> BudgetDefaults:
+        return self._defaults
 
     async def report(self, guild_id: int, days: int = 7) -> SpendReport:
         """Spend per member per day over the server's last `days` calendar days, today included."""

@@ -180,6 +180,7 @@ class JobRequest:
     output_format: str = "png"
     parent_id: int | None = None  # the job this one rerolls
     role_ids: tuple[int, ...] = ()  # the member's roles when they asked: their budget depends on them
+    member_name: str | None = None  # how the member was shown when they asked, for spend reports
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,6 +310,18 @@ class Usage:
     @property
     def left(self) -> int:
         return max(0, self.limit - self.spent - self.reserved)
+
+
+@dataclass(frozen=True, slots=True)
+class GuildUsage:
+    """A server's day so far, in micro-dollars; `limit` is None when the server has no daily budget."""
+
+    day: str
+    spent: int
+    reserved: int
+    images: int
+    limit: int | None
+    resets_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

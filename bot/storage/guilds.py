@@ -118,6 +118,24 @@ class GuildsTable:
         )
         return [BudgetOverride(guild_id, OverrideKind(r[0]), r[1], r[2]) for r in rows]
 
+    async def remember_name(self, guild_id: int, member_id: int, name: str, now: datetime) -> None:
+        await self._conn.execute(
+            "INSERT INTO member_names (guild_id, member_id, name, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (guild_id, member_id) DO UPDATE SET name = excluded.name, updated_at = excluded.updated_at",
+            (guild_id, member_id, name[:100], to_db(now)),
+        )
+
+    async def member_names(self, guild_id: int, member_ids: Sequence[int]) -> dict[int, str]:
+        if not member_ids:
+            return {}
+        marks = ", ".join("?" for _ in member_ids)
+        rows = await fetch_all(
+            self._conn,
+            f"SELECT member_id, name FROM member_names WHERE guild_id = ? AND member_id IN ({marks})",
+            (guild_id, *member_ids),
+        )
+        return {row[0]: row[1] for row in rows}
+
     async def allowed_channels(self, guild_id: int) -> list[int]:
         return [
             row[0]

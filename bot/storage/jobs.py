@@ -127,6 +127,7 @@ class JobsTable:
             "UPDATE safety_reports SET prompt = NULL WHERE guild_id = ? AND member_id = ?",
             (guild_id, member_id),
         )
+        await self._conn.execute("DELETE FROM member_names WHERE guild_id = ? AND member_id = ?", (guild_id, member_id))
         cursor = await self._conn.execute(
             "DELETE FROM jobs WHERE guild_id = ? AND member_id = ? AND state IN (?, ?, ?)",
             (guild_id, member_id, *_FINAL),

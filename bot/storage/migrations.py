@@ -161,4 +161,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             value  TEXT NOT NULL
         )""",
     ),
+    # 3: the names members had when they last asked, for spend reports
+    (
+        """CREATE TABLE member_names (
+            guild_id    INTEGER NOT NULL,
+            member_id   INTEGER NOT NULL,
+            name        TEXT NOT NULL,
+            updated_at  TEXT NOT NULL,
+            PRIMARY KEY (guild_id, member_id)
+        )""",
+    ),
 )

@@ -14,6 +14,7 @@ from bot.errors import NotAllowedError, PromptBlockedError
 from bot.jobs import JobRunner, RunnerSettings
 from bot.models import Delivery, Job, JobRequest, SafetyReport
 from bot.prompts import MAX_IMAGES, MAX_PROMPT_CHARS, MAX_SEED, check_options, clean_prompt
+from cogs.checks import is_moderator
 from cogs.imagine.embeds import usage_embed
 from cogs.imagine.presenter import DiscordPresenter
 
@@ -31,11 +32,6 @@ SIZE_CHOICES = [
 ]
 
 
-def is_moderator(permissions: discord.Permissions) -> bool:
-    """Moderate Members; Manage Server and Administrator count as moderators too."""
-    return permissions.moderate_members or permissions.manage_guild or permissions.administrator
-
-
 class Imagine(commands.Cog):
     def __init__(self, bot: ImagineBot) -> None:
         self.bot = bot
@@ -50,7 +46,7 @@ class Imagine(commands.Cog):
             moderation=bot.moderation,
         )
 
-    async def resume(self) -> None:
+    async def resume_work(self) -> None:
         """Carry on with the jobs the last process left unfinished (called by the bot's setup hook)."""
         await self.runner.start()
 
@@ -125,6 +121,7 @@ class Imagine(commands.Cog):
             output_format=output_format or self.bot.config.pixazo_output_format,
             parent_id=parent_id,
             role_ids=tuple(role.id for role in roles if role.id != interaction.guild_id),
+            member_name=interaction.user.display_name,
         )
 
     async def start_job(

@@ -1,0 +1,20 @@
+"""Moderators' tools: review cards for safety failures and reports, /review, and blocks."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from cogs.moderation.cards import ReviewButton
+from cogs.moderation.cog import Moderation
+
+if TYPE_CHECKING:
+    from bot.bot import ImagineBot
+
+
+async def setup(bot: ImagineBot) -> None:
+    bot.add_dynamic_items(ReviewButton)
+    await bot.add_cog(Moderation(bot))
+
+
+async def teardown(bot: ImagineBot) -> None:
+    bot.remove_dynamic_items(ReviewButton)
