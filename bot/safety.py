@@ -43,11 +43,12 @@ def normalise(text: str) -> str:
     return _plain(text).translate(_LEET)
 
 
-def words(text: str, *, trim_punctuation: bool = False) -> list[str]:
+def words(text: str, *, trim_punctuation: bool = False, join_pieces: bool = False) -> list[str]:
     """The words of a text after `normalise`, with spelled-out words ("a.s.s", "a s s") joined.
 
     With `trim_punctuation`, symbols at the edges of a word are read as punctuation ("ass!",
-    "(ass)") rather than as leetspeak ("@$$").
+    "(ass)") rather than as leetspeak ("@$$"). With `join_pieces`, a word broken up by symbols
+    is read whole ("ban.a.n.a").
     """
     found: list[str] = []
     letters_run: list[str] = []
@@ -55,7 +56,7 @@ def words(text: str, *, trim_punctuation: bool = False) -> list[str]:
         if trim_punctuation:
             token = _EDGES.sub("", token)
         parts = _WORD_CHARACTERS.findall(token.translate(_LEET))
-        if len(parts) > 1 and all(len(part) == 1 for part in parts):
+        if len(parts) > 1 and (join_pieces or all(len(part) == 1 for part in parts)):
             parts = ["".join(parts)]  # a.s.s
         if len(parts) == 1 and len(parts[0]) == 1:
             letters_run.append(parts[0])  # a s s: single letters in a row
@@ -68,7 +69,10 @@ def words(text: str, *, trim_punctuation: bool = False) -> list[str]:
 
 def find_blocked_term(prompt: str, terms: Iterable[str]) -> str | None:
     """The first blocked term the prompt contains as whole words, or None."""
-    readings = [f" {' '.join(words(prompt, trim_punctuation=trim))} " for trim in (False, True)]
+    readings = [
+        f" {' '.join(words(prompt, trim_punctuation=trim, join_pieces=join))} "
+        for trim, join in ((False, False), (True, False), (True, True))
+    ]
     for term in terms:
         term_words = words(term)
         needle = f" {' '.join(term_words)} "

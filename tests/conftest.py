@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -11,6 +13,7 @@ from aiohttp import web
 from bot.models import Secret
 from bot.pixazo import PixazoClient, RetryPolicy
 from bot.simulator import BASE_PATH, Simulator, SimulatorSettings
+from tests.discord_standin import DiscordStandin
 
 TEST_KEY = "sk-test-6b1f0c2d9e8a7f3b"
 FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05, total_seconds=5.0)
@@ -61,3 +64,25 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 @pytest.fixture
 def pixazo(http: aiohttp.ClientSession, sim_url: str) -> PixazoClient:
     return PixazoClient(http, api_key=Secret(TEST_KEY), base_url=sim_url, timeout=5.0, retry=FAST_RETRY)
+
+
+@pytest.fixture
+async def standin() -> AsyncIterator[DiscordStandin]:
+    from tests.harness import ARTISTS, CHANNEL, DISCORD_TOKEN, GUILD, MOD_CHANNEL, OTHER_CHANNEL
+
+    standin = DiscordStandin(
+        token=DISCORD_TOKEN, guilds={GUILD: [CHANNEL, OTHER_CHANNEL, MOD_CHANNEL]}, roles={GUILD: [ARTISTS]}
+    )
+    await standin.start()
+    yield standin
+    await standin.close()
+
+
+@pytest.fixture
+async def harness(tmp_path: Path, simulator: Simulator, sim_url: str, standin: DiscordStandin) -> AsyncIterator[Any]:
+    from tests.harness import Harness
+
+    harness = Harness(tmp_path, simulator, sim_url, standin)
+    await harness.start()
+    yield harness
+    await harness.stop()

@@ -117,6 +117,7 @@ class DiscordStandin:
         *,
         token: str,
         guilds: dict[int, list[int]],
+        roles: dict[int, list[int]] | None = None,
         application_id: int = 777_000_000_000_000_001,
         ack_timeout: float = 3.0,
         token_lifetime: float = 15 * 60,
@@ -124,6 +125,7 @@ class DiscordStandin:
     ) -> None:
         self.token = token
         self.guilds = guilds
+        self.roles = roles or {}
         self.application_id = application_id
         self.bot_user_id = application_id
         self.ack_timeout = ack_timeout
@@ -665,6 +667,21 @@ class DiscordStandin:
             "rate_limit_per_user": 0,
         }
 
+    @staticmethod
+    def _role_payload(guild: int, role: int) -> dict[str, Any]:
+        everyone = role == guild
+        return {
+            "id": str(role),
+            "name": "@everyone" if everyone else f"role-{role}",
+            "permissions": str(MEMBER_PERMISSIONS if everyone else 0),
+            "position": 0 if everyone else 1,
+            "color": 0,
+            "hoist": False,
+            "managed": False,
+            "mentionable": not everyone,
+            "flags": 0,
+        }
+
     def _guild_payload(self, guild: int) -> dict[str, Any]:
         return {
             "id": str(guild),
@@ -672,19 +689,7 @@ class DiscordStandin:
             "owner_id": "1",
             "icon": None,
             "unavailable": False,
-            "roles": [
-                {
-                    "id": str(guild),
-                    "name": "@everyone",
-                    "permissions": str(MEMBER_PERMISSIONS),
-                    "position": 0,
-                    "color": 0,
-                    "hoist": False,
-                    "managed": False,
-                    "mentionable": False,
-                    "flags": 0,
-                }
-            ],
+            "roles": [self._role_payload(guild, role) for role in [guild, *self.roles.get(guild, [])]],
             "channels": [self._channel_payload(guild, channel) for channel in self.guilds[guild]],
             "members": [],
             "member_count": 2,

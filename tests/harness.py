@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +21,49 @@ from bot.services import Services
 from bot.simulator import Simulator
 from bot.storage import Storage
 from tests.conftest import FAST_RETRY, TEST_KEY
-from tests.discord_standin import MEMBER_PERMISSIONS, DiscordStandin, Interaction, StoredMessage
+from tests.discord_standin import LOADING, MEMBER_PERMISSIONS, DiscordStandin, Interaction, StoredMessage
 
 DISCORD_TOKEN = "MTAwMDAwMDAwMDAwMDAwMDAw.standin.discord-token-secret"
 GUILD, CHANNEL, OTHER_CHANNEL = 500_000_000_000_000_001, 600_000_000_000_000_001, 600_000_000_000_000_002
+MOD_CHANNEL = 600_000_000_000_000_003
+ARTISTS = 700_000_000_000_000_001  # a role
 ALICE, BOB, MOD = 10_000_000_000_000_001, 10_000_000_000_000_002, 10_000_000_000_000_003
+
+
+@dataclass(frozen=True)
+class MemberRef:
+    id: int
+    roles: list[int] | None = None
+
+
+@dataclass(frozen=True)
+class RoleRef:
+    id: int
+
+
+@dataclass(frozen=True)
+class ChannelRef:
+    id: int
+
+
+class Clock:
+    """The real time, plus however far a test has moved it on."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, **delta: float) -> None:
+        self.offset += timedelta(**delta)
 
 
 class Harness:
     def __init__(
         self, tmp_path: Path, simulator: Simulator, sim_url: str, standin: DiscordStandin, **settings: Any
     ) -> None:
+        self.clock = Clock()
         self.simulator = simulator
         self.standin = standin
         self.config = dataclasses.replace(
@@ -59,6 +93,7 @@ class Harness:
                 config.default_guild_daily_limit_usd,
                 config.global_daily_budget_usd,
             ),
+            self.clock,
         )
         pixazo = PixazoClient(
             self.http, api_key=config.pixazo_api_key, base_url=config.pixazo_base_url, retry=FAST_RETRY
@@ -89,6 +124,81 @@ class Harness:
         types = {"size": 3, "seed": 4, "count": 4}
         values += [{"name": name, "type": types[name], "value": value} for name, value in options.items()]
         return await self.standin.command("imagine", values, guild=GUILD, channel=channel, user=user, roles=roles)
+
+    async def slash(
+        self,
+        path: str,
+        *,
+        user: int = ALICE,
+        permissions: int = MEMBER_PERMISSIONS,
+        roles: list[int] | None = None,
+        in_channel: int = CHANNEL,
+        **values: Any,
+    ) -> Interaction:
+        """Run a slash command by its full name (``"settings channels add"``) with typed option values."""
+        name, *subcommands = path.split()
+        options: list[dict[str, Any]] = []
+        resolved: dict[str, dict[str, Any]] = {}
+        for key, value in values.items():
+            option_name = key.replace("_", "-") if key not in ("days", "page") else key
+            options.append(self._option(option_name, value, resolved))
+        for depth, sub in enumerate(reversed(subcommands)):
+            options = [{"name": sub, "type": 1 if depth == 0 else 2, "options": options}]
+        return await self.standin.command(
+            name,
+            options,
+            guild=GUILD,
+            channel=in_channel,
+            user=user,
+            roles=roles,
+            permissions=permissions,
+            resolved=resolved or None,
+        )
+
+    def _option(self, name: str, value: Any, resolved: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        if isinstance(value, MemberRef):
+            resolved.setdefault("users", {})[str(value.id)] = self.standin.user(value.id)
+            member = {k: v for k, v in self.standin.member(value.id, value.roles).items() if k != "user"}
+            resolved.setdefault("members", {})[str(value.id)] = member
+            return {"name": name, "type": 6, "value": str(value.id)}
+        if isinstance(value, RoleRef):
+            resolved.setdefault("roles", {})[str(value.id)] = {
+                "id": str(value.id),
+                "name": f"role-{value.id}",
+                "permissions": "0",
+                "position": 1,
+                "color": 0,
+                "hoist": False,
+                "managed": False,
+                "mentionable": True,
+                "flags": 0,
+            }
+            return {"name": name, "type": 8, "value": str(value.id)}
+        if isinstance(value, ChannelRef):
+            resolved.setdefault("channels", {})[str(value.id)] = {
+                "id": str(value.id),
+                "type": 0,
+                "name": f"channel-{value.id}",
+                "permissions": str((1 << 40) - 1),
+                "guild_id": str(GUILD),
+            }
+            return {"name": name, "type": 7, "value": str(value.id)}
+        kind = 5 if isinstance(value, bool) else 4 if isinstance(value, int) else 10 if isinstance(value, float) else 3
+        return {"name": name, "type": kind, "value": value}
+
+    async def answer(self, interaction: Interaction, timeout: float = 10) -> StoredMessage:
+        """The interaction's private answer: an ephemeral reply or follow-up with something in it."""
+
+        def answered() -> bool:
+            return bool(self._answers(interaction))
+
+        await self.standin.wait_for(answered, timeout)
+        return self._answers(interaction)[0]
+
+    def _answers(self, interaction: Interaction) -> list[StoredMessage]:
+        ids = [interaction.original_id, *interaction.followups]
+        shown = [self.standin.messages[i] for i in ids if i is not None and i in self.standin.messages]
+        return [m for m in shown if m.ephemeral and (m.content or m.embeds or m.files) and not m.flags & LOADING]
 
     async def job_of(self, interaction: Interaction, timeout: float = 10) -> Job:
         """The job an interaction started, once it exists."""
@@ -133,4 +243,4 @@ class Harness:
         return [m.content for m in shown if m.ephemeral and not m.deleted and m.content]
 
 
-__all__ = ["ALICE", "BOB", "CHANNEL", "GUILD", "MEMBER_PERMISSIONS", "MOD", "OTHER_CHANNEL", "Harness"]
+__all__ = ["ALICE", "BOB", "CHANNEL", "GUILD", "MEMBER_PERMISSIONS", "MOD", "MOD_CHANNEL", "OTHER_CHANNEL", "Harness"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -19,24 +18,6 @@ from tests.harness import ALICE, BOB, CHANNEL, DISCORD_TOKEN, GUILD, OTHER_CHANN
 @pytest.fixture
 def sim_settings() -> SimulatorSettings:
     return SimulatorSettings(api_key=TEST_KEY, render_seconds=0.4)
-
-
-@pytest.fixture
-async def standin() -> AsyncIterator[DiscordStandin]:
-    standin = DiscordStandin(token=DISCORD_TOKEN, guilds={GUILD: [CHANNEL, OTHER_CHANNEL]})
-    await standin.start()
-    yield standin
-    await standin.close()
-
-
-@pytest.fixture
-async def harness(
-    tmp_path: Path, simulator: Simulator, sim_url: str, standin: DiscordStandin
-) -> AsyncIterator[Harness]:
-    harness = Harness(tmp_path, simulator, sim_url, standin)
-    await harness.start()
-    yield harness
-    await harness.stop()
 
 
 async def test_happy_path_defers_first_shows_the_queue_and_attaches_the_exact_png(harness: Harness) -> None:

@@ -34,6 +34,9 @@ TERMS = ["ass", "bad word", "kill"]
         "k!ll",
         "(ass)",
         "ass,",
+        "4.s.s",
+        "a-ss",
+        "killing k.i.l.l.",
     ],
 )
 def test_disguised_terms_are_found(prompt: str) -> None:
@@ -55,6 +58,8 @@ def test_disguised_terms_are_found(prompt: str) -> None:
         "killer whale",  # "kill" is not "killer"
         "as",
         "a s",
+        "well-known assets",
+        "mass-produced",
         "",
     ],
 )
