@@ -29,6 +29,7 @@ from bot.errors import (
     PixazoRateLimitedError,
     PixazoTransientError,
     PromptBlockedError,
+    ServiceUnavailableError,
     TooManyJobsError,
 )
 from bot.ledger import Ledger, utc_now
@@ -146,6 +147,8 @@ class JobRunner:
         """
         if self._closing:
             raise RuntimeError("the runner is shutting down")
+        if not await self._pixazo.available():
+            raise ServiceUnavailableError()
         limit = self.settings.member_max_jobs + self.settings.member_queue_size
         refused: PromptBlockedError | None = None
         async with self._storage.transaction() as tx:

@@ -8,6 +8,7 @@ the API has documented: the seed's ``POST …/z-image-turbo-request-result`` and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -20,6 +21,7 @@ from typing import Any, TypeVar
 import aiohttp
 import yarl
 
+from bot.breaker import CircuitBreaker
 from bot.errors import (
     PixazoAuthError,
     PixazoBadResponseError,
@@ -47,6 +49,7 @@ T = TypeVar("T")
 
 DEFAULT_BASE_URL = "https://gateway.pixazo.ai/z-image-turbo-834/v1"
 _MAX_JSON_BYTES = 1 << 20
+_PROBE_REQUEST_ID = "imagine-bot-probe-00000000"
 _EXCERPT = 200
 _IMAGE_MAGIC = {
     "image/png": (b"\x89PNG\r\n\x1a\n",),
@@ -96,6 +99,7 @@ class PixazoClient:
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self._session = session
         self._key = api_key
@@ -103,6 +107,7 @@ class PixazoClient:
         self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 10.0))
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
+        self.breaker = breaker or CircuitBreaker()
 
     def __repr__(self) -> str:
         return f"PixazoClient(base_url={self._base!r})"
@@ -142,6 +147,14 @@ class PixazoClient:
             "download", lambda: self._download_once(url, max_bytes), retryable=_always_retryable
         )
 
+    async def available(self) -> bool:
+        """Whether to accept new work: the breaker is closed, or a probe (which costs nothing) says the
+        service answers again. A result call for a made-up id is the probe: any HTTP answer will do."""
+        if self.breaker.probe_due():
+            with contextlib.suppress(PixazoError):
+                await self.status(_PROBE_REQUEST_ID)
+        return self.breaker.allows_new_work()
+
     # --- plumbing -------------------------------------------------------------------------------
 
     async def _with_retries(
@@ -153,17 +166,29 @@ class PixazoClient:
         while True:
             attempt += 1
             try:
-                return await call()
+                result = await call()
             except PixazoError as exc:
                 if not retryable(exc) or attempt >= self._retry.attempts:
+                    self._record(exc)
                     raise
                 delay = self._retry.backoff(attempt)
                 if isinstance(exc, PixazoRateLimitedError) and exc.retry_after is not None:
                     delay = max(delay, exc.retry_after)
                 if loop.time() + delay > deadline:
+                    self._record(exc)
                     raise
                 log.warning("Pixazo %s failed (%s); attempt %d, retrying in %.1fs", what, exc, attempt, delay)
                 await self._sleep(delay)
+            else:
+                self.breaker.succeeded()
+                return result
+
+    def _record(self, exc: PixazoError) -> None:
+        """Tell the breaker how a call ended: only the service's own trouble counts against it."""
+        if isinstance(exc, PixazoTransientError | PixazoRateLimitedError):
+            self.breaker.failed()
+        else:
+            self.breaker.succeeded()  # it answered, if not as hoped
 
     def _headers(self) -> dict[str, str]:
         return {
