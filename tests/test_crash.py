@@ -1,0 +1,162 @@
+"""Crashes and shutdowns: the bot as a real process, killed with SIGKILL or stopped with SIGTERM/SIGINT.
+
+Whatever happens, every job ends in a final state its member was told about, no image is posted
+twice, and the ledger holds exactly the price of the images delivered plus the jobs that were
+interrupted mid-submit (which Pixazo may have billed, so they are charged and never resent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import re
+import signal
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.models import FailureKind, Job, JobState
+from bot.simulator import BASE_PATH, Endpoint, Fault, FaultKind, Simulator, SimulatorSettings
+from bot.storage import Storage
+from tests.conftest import Serve
+from tests.discord_standin import DiscordStandin, Interaction
+from tests.harness import CHANNEL, DISCORD_TOKEN, GUILD
+from tests.process import BotProcess
+
+log = logging.getLogger(__name__)
+PRICE = 8_000
+MEMBERS = [10_000_000_000_000_100 + n for n in range(6)]
+_FILE = re.compile(r"imagine-(\d+)-\d+\.")
+
+
+@pytest.fixture
+async def standin() -> AsyncIterator[DiscordStandin]:
+    standin = DiscordStandin(token=DISCORD_TOKEN, guilds={GUILD: [CHANNEL]})
+    await standin.start()
+    yield standin
+    await standin.close()
+
+
+async def all_jobs(path: Path) -> list[Job]:
+    storage = await Storage.open(path)
+    try:
+        async with storage.transaction() as tx:
+            return await tx.jobs.by_state(list(JobState))
+    finally:
+        await storage.close()
+
+
+async def settled(path: Path, timeout: float = 90) -> list[Job]:
+    async with asyncio.timeout(timeout):
+        while True:
+            jobs = await all_jobs(path)
+            if jobs and all(job.state.final and job.notified for job in jobs):
+                return jobs
+            await asyncio.sleep(0.25)
+
+
+async def imagine(standin: DiscordStandin, member: int, prompt: str, count: int = 1) -> Interaction:
+    options = [{"name": "prompt", "type": 3, "value": prompt}, {"name": "count", "type": 4, "value": count}]
+    return await standin.command("imagine", options, guild=GUILD, channel=CHANNEL, user=member)
+
+
+async def test_thirty_jobs_survive_repeated_sigkill(tmp_path: Path, serve: Serve, standin: DiscordStandin) -> None:
+    rng = random.Random(20261126)
+    simulator = Simulator(SimulatorSettings(render_seconds=0.4, concurrency=3))
+    bot = BotProcess(tmp_path, standin, await serve(simulator.app) + BASE_PATH)
+    await bot.start()
+    interactions: list[Interaction] = []
+    kills = 0
+    while len(interactions) < 30 or kills < 6:
+        for _ in range(min(rng.randint(1, 4), 30 - len(interactions))):
+            member = MEMBERS[len(interactions) % len(MEMBERS)]
+            interactions.append(await imagine(standin, member, f"fox {len(interactions)}", rng.choice([1, 1, 2])))
+        if kills in (1, 3):  # make sure some kills land inside a submit call
+            simulator.inject(Endpoint.SUBMIT, Fault(FaultKind.SLOW, delay=1.5))
+            interactions.append(await imagine(standin, MEMBERS[kills], f"slow fox {kills}"))
+            await asyncio.sleep(0.6)
+        else:
+            await asyncio.sleep(rng.uniform(0.05, 1.2))
+        if kills < 6:
+            await bot.kill()
+            kills += 1
+            await bot.start()
+    jobs = await settled(bot.database)
+    await bot.stop()
+
+    # every job ended, and its member was told (settled() waited for final and notified)
+    by_job: Counter[int] = Counter()
+    for message in standin.messages.values():
+        if not message.deleted:
+            for stored in message.files:
+                if match := _FILE.match(stored.filename):
+                    by_job[int(match[1])] += 1
+    delivered = [job for job in jobs if job.state is JobState.DELIVERED]
+    for job in jobs:
+        assert by_job[job.id] == (job.images_delivered if job.state is JobState.DELIVERED else 0), job
+    assert sum(by_job.values()) == sum(job.images_delivered for job in delivered)  # nothing posted twice
+
+    interrupted = [job for job in jobs if job.failure_kind is FailureKind.INTERRUPTED]
+    expected = PRICE * (sum(job.images_delivered for job in delivered) + sum(job.request.count for job in interrupted))
+    storage = await Storage.open(bot.database)
+    async with storage.transaction() as tx:
+        charged = await tx.spend.total_charged()
+        totals = [
+            await tx.spend.day_totals(
+                GUILD, member, job.created_at.date().isoformat(), job.created_at.date().isoformat()
+            )
+            for member in MEMBERS[:1]
+        ]
+    await storage.close()
+    assert charged == expected
+    assert all(t.guild.reserved == 0 for t in totals)  # nothing left reserved
+
+    submitted = [job for job in jobs if job.request_id]
+    assert len(submitted) <= simulator.count(Endpoint.SUBMIT) <= len(submitted) + len(interrupted)
+    acked_without_job = [
+        i
+        for i in interactions
+        if i.acked_at is not None and not any(j.delivery.message_id == i.original_id for j in jobs)
+    ]
+    unacked = [i for i in interactions if i.acked_at is None]
+    log.warning(
+        "crash test: %d kills, %d interactions, %d jobs (%d delivered, %d interrupted mid-submit, %d other failures),"
+        " %d never acknowledged (Discord told the member), %d acknowledged just before a kill with no job",
+        kills,
+        len(interactions),
+        len(jobs),
+        len(delivered),
+        len(interrupted),
+        len(jobs) - len(delivered) - len(interrupted),
+        len(unacked),
+        len(acked_without_job),
+    )
+    assert kills >= 5
+    assert len(jobs) >= 20
+    assert interrupted  # the slow submits were cut off
+    assert len(acked_without_job) <= kills  # at most the one being deferred at each kill
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+async def test_a_signal_stops_cleanly_and_the_next_start_finishes_the_job(
+    tmp_path: Path, serve: Serve, standin: DiscordStandin, signum: signal.Signals
+) -> None:
+    simulator = Simulator(SimulatorSettings(render_seconds=0.5, concurrency=1))
+    bot = BotProcess(tmp_path, standin, await serve(simulator.app) + BASE_PATH)
+    await bot.start()
+    simulator.add_backlog(6)
+    interaction = await imagine(standin, MEMBERS[0], "a patient fox")
+    await standin.wait_for(lambda: (m := standin.original(interaction)) is not None and "Queued" in str(m.embeds))
+    assert await bot.stop(signum) == 0
+    (job,) = await all_jobs(bot.database)
+    assert not job.state.final
+    assert "stopped cleanly" in bot.log.read_text()
+    await bot.start()
+    (job,) = await settled(bot.database)
+    assert job.state is JobState.DELIVERED
+    assert simulator.count(Endpoint.SUBMIT) == 1
+    assert sum(len(m.files) for m in standin.messages.values()) == 1
+    await bot.stop()
