@@ -25,6 +25,7 @@ from bot.config import Config
 from bot.errors import BotError, ConfigError
 from bot.ledger import BudgetDefaults, Ledger
 from bot.logs import JsonFormatter, RedactSecrets
+from bot.metrics import build_metrics
 from bot.moderation import Moderation
 from bot.pixazo import PixazoClient
 from bot.services import Services
@@ -83,15 +84,17 @@ async def services(config: Config) -> AsyncIterator[Services]:
                 guild_daily_limit=config.default_guild_daily_limit_usd,
                 global_daily_limit=config.global_daily_budget_usd,
             )
+            metrics = build_metrics(config.metrics_port)
             pixazo = PixazoClient(
                 http,
                 api_key=config.pixazo_api_key,
                 base_url=config.pixazo_base_url,
                 timeout=config.pixazo_timeout_seconds,
+                metrics=metrics,
             )
             ledger = Ledger(storage, defaults)
             moderation = Moderation(storage, ledger.now, auto_block_after=config.auto_block_after)
-            yield Services(storage, ledger, pixazo, moderation)
+            yield Services(storage, ledger, pixazo, moderation, metrics)
         finally:
             await storage.close()
 

@@ -72,6 +72,7 @@ class ImagineBot(commands.AutoShardedBot):
         self.ledger = services.ledger
         self.pixazo = services.pixazo
         self.moderation = services.moderation
+        self.metrics = services.metrics
         self.serve = serve  # False for `python -m bot sync`: load the commands, start no work
         discord.http.Route.BASE = config.discord_api_base_url
         if config.discord_gateway_url:

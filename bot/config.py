@@ -58,6 +58,7 @@ class Config:
     poll_max_seconds: float = 10.0
     max_image_mb: float = 25.0
     auto_block_after: int = 3
+    metrics_port: int | None = None
 
     @property
     def database_path(self) -> Path:
@@ -95,6 +96,7 @@ class Config:
             "poll_max_seconds": reader.get("POLL_MAX_SECONDS", _number_between(0.05, 300)),
             "max_image_mb": reader.get("MAX_IMAGE_MB", _number_between(0.01, 100)),
             "auto_block_after": reader.get("AUTO_BLOCK_AFTER", _int_between(0, 100)),
+            "metrics_port": reader.get("METRICS_PORT", _int_between(1, 65535)),
         }
         if reader.problems:
             raise ConfigError(reader.problems)

@@ -33,6 +33,7 @@ from bot.errors import (
     TooManyJobsError,
 )
 from bot.ledger import Ledger, utc_now
+from bot.metrics import Metrics
 from bot.models import (
     Delivery,
     DownloadedImage,
@@ -122,10 +123,12 @@ class JobRunner:
         settings: RunnerSettings | None = None,
         clock: Callable[[], datetime] = utc_now,
         moderation: Moderation | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._storage = storage
         self._ledger = ledger
         self._moderation = moderation or Moderation(storage, clock)
+        self._metrics = metrics or Metrics()
         self._pixazo = pixazo
         self._sink = sink
         self.settings = settings or RunnerSettings()
@@ -252,6 +255,7 @@ class JobRunner:
                 del self._waiting[job_id]
                 self._waiting_shown.pop(job_id, None)
                 self._launch(job)
+        self._metrics.jobs_in_flight(len(self._running), len(self._waiting))
         for position, job in enumerate(self._waiting.values(), start=1):
             if self._waiting_shown.get(job.id) != position:
                 self._waiting_shown[job.id] = position
@@ -428,6 +432,7 @@ class JobRunner:
             if done is not None and done.reservation_id is not None:
                 await self._ledger.commit(done.reservation_id, images, tx=tx)
         log.info("job %s: delivered %d images", job.id, images)
+        self._metrics.job_ended(JobState.DELIVERED.value, images, self._ledger.price_per_image.micros * images)
 
     # --- endings and bookkeeping ----------------------------------------------------------------
 
@@ -464,6 +469,7 @@ class JobRunner:
                     reason=reason,
                     source=ReportSource.SAFETY,
                 )
+        self._metrics.job_ended(JobState.FAILED.value, 0, job.cost if charge else 0)
         level = logging.ERROR if kind is FailureKind.BALANCE else logging.INFO
         log.log(level, "job %s: failed (%s): %s", job.id, kind.value, reason)
         await self._notify_failure(job)

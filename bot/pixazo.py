@@ -34,6 +34,7 @@ from bot.errors import (
     PixazoRateLimitedError,
     PixazoTransientError,
 )
+from bot.metrics import Metrics
 from bot.models import (
     DownloadedImage,
     GenerationRequest,
@@ -100,6 +101,7 @@ class PixazoClient:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         breaker: CircuitBreaker | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._session = session
         self._key = api_key
@@ -108,6 +110,7 @@ class PixazoClient:
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
         self.breaker = breaker or CircuitBreaker()
+        self._metrics = metrics or Metrics()
 
     def __repr__(self) -> str:
         return f"PixazoClient(base_url={self._base!r})"
@@ -161,7 +164,8 @@ class PixazoClient:
         self, what: str, call: Callable[[], Awaitable[T]], *, retryable: Callable[[PixazoError], bool]
     ) -> T:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._retry.total_seconds
+        started = loop.time()
+        deadline = started + self._retry.total_seconds
         attempt = 0
         while True:
             attempt += 1
@@ -169,22 +173,25 @@ class PixazoClient:
                 result = await call()
             except PixazoError as exc:
                 if not retryable(exc) or attempt >= self._retry.attempts:
-                    self._record(exc)
+                    self._record(what, loop.time() - started, exc)
                     raise
                 delay = self._retry.backoff(attempt)
                 if isinstance(exc, PixazoRateLimitedError) and exc.retry_after is not None:
                     delay = max(delay, exc.retry_after)
                 if loop.time() + delay > deadline:
-                    self._record(exc)
+                    self._record(what, loop.time() - started, exc)
                     raise
                 log.warning("Pixazo %s failed (%s); attempt %d, retrying in %.1fs", what, exc, attempt, delay)
                 await self._sleep(delay)
             else:
                 self.breaker.succeeded()
+                self._metrics.pixazo_call(what, loop.time() - started, None)
                 return result
 
-    def _record(self, exc: PixazoError) -> None:
-        """Tell the breaker how a call ended: only the service's own trouble counts against it."""
+    def _record(self, what: str, seconds: float, exc: PixazoError) -> None:
+        """Tell the breaker and the metrics how a call ended: only the service's own trouble counts
+        against the breaker."""
+        self._metrics.pixazo_call(what, seconds, type(exc).__name__.removeprefix("Pixazo").removesuffix("Error"))
         if isinstance(exc, PixazoTransientError | PixazoRateLimitedError):
             self.breaker.failed()
         else:

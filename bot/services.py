@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.ledger import Ledger
+from bot.metrics import Metrics
 from bot.moderation import Moderation
 from bot.pixazo import PixazoClient
 from bot.storage import Storage
@@ -16,3 +17,4 @@ class Services:
     ledger: Ledger
     pixazo: PixazoClient
     moderation: Moderation
+    metrics: Metrics = field(default_factory=Metrics)

@@ -15,6 +15,7 @@ import pytest
 from bot.errors import ChannelNotAllowedError, TooManyJobsError
 from bot.jobs import DeliveryError, JobRunner, RunnerSettings
 from bot.ledger import BudgetDefaults, Ledger
+from bot.metrics import Metrics
 from bot.models import (
     Delivery,
     DownloadedImage,
@@ -90,6 +91,7 @@ class World:
         self.simulator = simulator
         self.settings = settings
         self.sink = RecordingSink()
+        self.metrics: Metrics | None = None
         self.storage: Storage
         self.ledger: Ledger
         self.runner: JobRunner
@@ -98,7 +100,7 @@ class World:
         self.sink = sink or RecordingSink()
         self.storage = await Storage.open(self.path)
         self.ledger = Ledger(self.storage, BudgetDefaults(Money(8_000), Money(80_000)))
-        self.runner = JobRunner(self.storage, self.ledger, self.pixazo, self.sink, self.settings)
+        self.runner = JobRunner(self.storage, self.ledger, self.pixazo, self.sink, self.settings, metrics=self.metrics)
         await self.runner.start()
 
     async def stop(self) -> None:

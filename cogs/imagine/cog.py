@@ -44,6 +44,7 @@ class Imagine(commands.Cog):
             RunnerSettings.from_config(bot.config),
             clock=bot.ledger.now,
             moderation=bot.moderation,
+            metrics=bot.metrics,
         )
 
     async def resume_work(self) -> None:
