@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import aiohttp
 import yarl
@@ -40,10 +40,9 @@ from bot.models import (
     GenerationRequest,
     Secret,
     SubmitResult,
-    UpstreamImage,
-    UpstreamState,
     UpstreamStatus,
 )
+from bot.pixazo_parsing import excerpt, parse_status, parse_submit
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -51,25 +50,12 @@ T = TypeVar("T")
 DEFAULT_BASE_URL = "https://gateway.pixazo.ai/z-image-turbo-834/v1"
 _MAX_JSON_BYTES = 1 << 20
 _PROBE_REQUEST_ID = "imagine-bot-probe-00000000"
-_EXCERPT = 200
 _IMAGE_MAGIC = {
     "image/png": (b"\x89PNG\r\n\x1a\n",),
     "image/jpeg": (b"\xff\xd8\xff",),
     "image/gif": (b"GIF87a", b"GIF89a"),
     "image/webp": (b"RIFF",),
 }
-_STATES = {
-    "IN_QUEUE": UpstreamState.QUEUED,
-    "QUEUED": UpstreamState.QUEUED,
-    "PENDING": UpstreamState.QUEUED,
-    "IN_PROGRESS": UpstreamState.RUNNING,
-    "PROCESSING": UpstreamState.RUNNING,
-    "RUNNING": UpstreamState.RUNNING,
-    "COMPLETED": UpstreamState.COMPLETED,
-    "FAILED": UpstreamState.FAILED,
-    "ERROR": UpstreamState.FAILED,
-}
-_SAFETY_WORDS = ("safety", "nsfw", "content policy", "inappropriate")
 # Submit retries only where the answer proves no job was created.
 _SUBMIT_RETRY_STATUSES = frozenset({502, 503, 504})
 
@@ -145,7 +131,7 @@ class PixazoClient:
         The key is not sent: result URLs point at storage, not at the API.
         """
         if yarl.URL(url).scheme not in ("http", "https"):
-            raise PixazoBadResponseError("image URL is not http(s)", detail=_excerpt(url))
+            raise PixazoBadResponseError("image URL is not http(s)", detail=excerpt(url))
         return await self._with_retries(
             "download", lambda: self._download_once(url, max_bytes), retryable=_always_retryable
         )
@@ -254,96 +240,7 @@ class PixazoClient:
         key = self._key.reveal()
         if key:
             text = text.replace(key, "********")
-        return _excerpt(text)
-
-
-# --- parsing: every shape problem becomes PixazoBadResponseError ---------------------------------
-
-
-def parse_submit(body: object) -> SubmitResult:
-    if not isinstance(body, dict):
-        raise PixazoBadResponseError("submit answer is not a JSON object", detail=_excerpt(repr(body)))
-    request_id = body.get("request_id")
-    if not isinstance(request_id, str) or not request_id.strip():
-        raise PixazoBadResponseError("submit answer has no request_id", detail=_excerpt(json.dumps(body)))
-    polling_url = body.get("polling_url")
-    if polling_url is not None and (not isinstance(polling_url, str) or not _is_http_url(polling_url)):
-        raise PixazoBadResponseError("submit answer has an unusable polling_url", detail=_excerpt(json.dumps(body)))
-    return SubmitResult(request_id=request_id.strip(), polling_url=polling_url or None)
-
-
-def parse_status(body: object) -> UpstreamStatus:
-    if not isinstance(body, dict):
-        raise PixazoBadResponseError("status answer is not a JSON object", detail=_excerpt(repr(body)))
-    raw_status = body.get("status")
-    state = _STATES.get(raw_status.strip().upper()) if isinstance(raw_status, str) else None
-    if state is None:
-        raise PixazoBadResponseError("status answer has no known status", detail=_excerpt(json.dumps(body)))
-    if state is UpstreamState.QUEUED:
-        position = body.get("queue_position")
-        valid = isinstance(position, int) and not isinstance(position, bool) and position >= 0
-        return UpstreamStatus(state, queue_position=position if valid else None)
-    if state is UpstreamState.RUNNING:
-        return UpstreamStatus(state)
-    if state is UpstreamState.COMPLETED:
-        return UpstreamStatus(state, images=_parse_images(body))
-    reason = _failure_reason(body)
-    system_error = raw_status.strip().upper() == "ERROR"  # type: ignore[union-attr]
-    safety = not system_error and any(word in reason.lower() for word in _SAFETY_WORDS)
-    return UpstreamStatus(state, reason=reason, safety=safety, system_error=system_error)
-
-
-def _parse_images(body: dict[str, Any]) -> tuple[UpstreamImage, ...]:
-    if "images" in body:
-        items = body["images"]
-    elif isinstance(body.get("output"), dict) and "media_url" in body["output"]:
-        items = body["output"]["media_url"]
-        items = [items] if isinstance(items, str) else items
-    else:
-        raise PixazoBadResponseError("completed answer has no images", detail=_excerpt(json.dumps(body)))
-    if not isinstance(items, list):
-        raise PixazoBadResponseError("completed answer's images are not a list", detail=_excerpt(json.dumps(body)))
-    images = []
-    for item in items:
-        if isinstance(item, str):
-            item = {"url": item}
-        url = item.get("url") if isinstance(item, dict) else None
-        if not isinstance(url, str) or not _is_http_url(url):
-            raise PixazoBadResponseError(
-                "completed answer has an image without a URL", detail=_excerpt(json.dumps(body))
-            )
-        content_type = item.get("content_type")
-        images.append(
-            UpstreamImage(
-                url=url,
-                width=_positive_int(item.get("width")),
-                height=_positive_int(item.get("height")),
-                content_type=content_type if isinstance(content_type, str) else None,
-            )
-        )
-    return tuple(images)
-
-
-def _failure_reason(body: dict[str, Any]) -> str:
-    for key in ("error", "message", "detail"):
-        value = body.get(key)
-        if isinstance(value, str) and value.strip():
-            return _excerpt(value.strip())
-        if isinstance(value, dict) and isinstance(value.get("message"), str):
-            return _excerpt(value["message"].strip())
-    return "The image service did not say why."
-
-
-def _positive_int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
-
-
-def _is_http_url(text: str) -> bool:
-    try:
-        url = yarl.URL(text)
-    except ValueError:
-        return False
-    return url.scheme in ("http", "https") and bool(url.host)
+        return excerpt(text)
 
 
 # --- errors ---------------------------------------------------------------------------------------
@@ -417,8 +314,3 @@ async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
         if len(data) > limit:
             break
     return bytes(data[:limit])
-
-
-def _excerpt(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _EXCERPT else text[: _EXCERPT - 1] + "…"

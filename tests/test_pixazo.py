@@ -22,7 +22,8 @@ from bot.errors import (
     PixazoTransientError,
 )
 from bot.models import GenerationRequest, Secret, UpstreamState, UpstreamStatus
-from bot.pixazo import PixazoClient, RetryPolicy, parse_retry_after, parse_status
+from bot.pixazo import PixazoClient, RetryPolicy, parse_retry_after
+from bot.pixazo_parsing import parse_status
 from bot.simulator import Endpoint, Fault, FaultKind, ResultForm, Simulator, SimulatorSettings
 from tests.conftest import FAST_RETRY, TEST_KEY, Serve
 

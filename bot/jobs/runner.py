@@ -12,26 +12,23 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections import Counter
-from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
-from bot.config import Config
 from bot.errors import (
-    ChannelNotAllowedError,
-    MemberBlockedError,
     PixazoAuthError,
     PixazoBalanceError,
     PixazoError,
     PixazoNotFoundError,
-    PixazoRateLimitedError,
     PixazoTransientError,
-    PromptBlockedError,
     ServiceUnavailableError,
-    TooManyJobsError,
 )
+from bot.jobs.admission import admit
+from bot.jobs.policy import failure_kind, poll_interval
+from bot.jobs.scheduler import Scheduler
+from bot.jobs.settings import RunnerSettings
+from bot.jobs.sink import DeliveryError, JobSink
 from bot.ledger import Ledger, utc_now
 from bot.metrics import Metrics
 from bot.models import (
@@ -48,69 +45,14 @@ from bot.models import (
     UpstreamStatus,
     Usage,
 )
-from bot.moderation import Failure, Moderation
+from bot.moderation import Moderation
 from bot.pixazo import PixazoClient
 from bot.progress import Progress, QueueWatch, Stage
-from bot.safety import find_blocked_term
 from bot.storage import Storage
 
 log = logging.getLogger(__name__)
 
-_ACTIVE = (JobState.SUBMITTING, JobState.SUBMITTED, JobState.QUEUED, JobState.RUNNING, JobState.DELIVERING)
-_NOT_FINAL = (JobState.RESERVED, *_ACTIVE)
-
-
-class DeliveryError(Exception):
-    """The sink could not show the member something, and trying again will not help."""
-
-
-class JobSink(Protocol):
-    """Where a job's progress and outcome go: Discord messages, or a terminal."""
-
-    async def progress(self, job: Job, progress: Progress) -> None: ...
-
-    async def hand_off(self, job: Job) -> int | None:
-        """Move the job's progress somewhere that outlives its interaction token; return the new message id."""
-        ...
-
-    async def deliver(self, job: Job, images: Sequence[DownloadedImage], usage: Usage) -> None: ...
-
-    async def delivered_images(self, job: Job) -> int:
-        """How many images of this job the member can already see (0 if its result was never posted)."""
-        ...
-
-    async def fail(self, job: Job, *, charged: bool, usage: Usage) -> None: ...
-
-    async def reported(self, failure: Failure) -> None:
-        """A safety report was queued for the moderators (and maybe the member was blocked)."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class RunnerSettings:
-    member_max_jobs: int = 2
-    member_queue_size: int = 3
-    max_active_jobs: int = 20
-    job_timeout_seconds: float = 30 * 60
-    poll_min_seconds: float = 1.0
-    poll_max_seconds: float = 10.0
-    max_image_bytes: int = 25 * 1024 * 1024
-    hand_off_margin_seconds: float = 60.0
-    inference_steps: int = 8
-    max_poll_errors: int = 8
-
-    @classmethod
-    def from_config(cls, config: Config) -> RunnerSettings:
-        return cls(
-            member_max_jobs=config.member_max_jobs,
-            member_queue_size=config.member_queue_size,
-            max_active_jobs=config.max_active_jobs,
-            job_timeout_seconds=config.job_timeout_minutes * 60,
-            poll_min_seconds=config.poll_min_seconds,
-            poll_max_seconds=config.poll_max_seconds,
-            max_image_bytes=config.max_image_bytes,
-            inference_steps=config.pixazo_inference_steps,
-        )
+_NOT_FINAL = tuple(state for state in JobState if not state.final)
 
 
 class JobRunner:
@@ -133,10 +75,13 @@ class JobRunner:
         self._sink = sink
         self.settings = settings or RunnerSettings()
         self._clock = clock
-        self._waiting: dict[int, Job] = {}  # reserved jobs behind the caps, oldest first
-        self._waiting_shown: dict[int, int] = {}  # the local position each waiting job last saw
-        self._running: dict[int, asyncio.Task[None]] = {}
-        self._running_by_member: Counter[tuple[int, int]] = Counter()
+        self._scheduler = Scheduler(
+            member_max=self.settings.member_max_jobs,
+            global_max=self.settings.max_active_jobs,
+            run=self._run,
+            waiting_moved=lambda job, place: self._chore(self._progress(job, Progress(Stage.WAITING, position=place))),
+            counts=self._metrics.jobs_in_flight,
+        )
         self._chores: set[asyncio.Task[None]] = set()
         self._closing = False
 
@@ -152,59 +97,18 @@ class JobRunner:
             raise RuntimeError("the runner is shutting down")
         if not await self._pixazo.available():
             raise ServiceUnavailableError()
-        limit = self.settings.member_max_jobs + self.settings.member_queue_size
-        refused: PromptBlockedError | None = None
-        async with self._storage.transaction() as tx:
-            allowed = await tx.guilds.allowed_channels(request.guild_id)
-            if allowed and request.channel_id not in allowed:
-                raise ChannelNotAllowedError()
-            block = await tx.moderation.active_block(request.guild_id, request.member_id, self._clock())
-            if block is not None:
-                raise MemberBlockedError(block.until, block.reason)
-            term = find_blocked_term(request.prompt, await tx.guilds.blocked_terms(request.guild_id))
-            if term is not None:
-                failure = await self._moderation.record_failure(
-                    tx,
-                    guild_id=request.guild_id,
-                    channel_id=request.channel_id,
-                    member_id=request.member_id,
-                    job_id=None,
-                    prompt=request.prompt,
-                    reason=f"blocked term “{term}”",
-                    source=ReportSource.BLOCKED_TERM,
-                )
-                refused = PromptBlockedError(failure.report, failure.auto_block)
-        if refused is not None:
-            log.info(
-                "member %s in server %s: prompt refused by the server's filter", request.member_id, request.guild_id
-            )
-            raise refused
-        async with self._storage.transaction() as tx:
-            pending = await tx.jobs.unfinished_for_member(request.guild_id, request.member_id)
-            if len(pending) >= limit:
-                raise TooManyJobsError(limit)
-            reservation = await self._ledger.reserve(
-                guild_id=request.guild_id,
-                member_id=request.member_id,
-                role_ids=request.role_ids,
-                images=request.count,
-                tx=tx,
-            )
-            if request.member_name:
-                await tx.guilds.remember_name(request.guild_id, request.member_id, request.member_name, self._clock())
-            job = await tx.jobs.insert(
-                request, reservation_id=reservation.id, cost=reservation.amount, delivery=delivery, now=self._clock()
-            )
-        log.info(
-            "job %s: reserved %s images for member %s in server %s",
-            job.id,
-            job.request.count,
-            job.member_id,
-            job.guild_id,
+        job = await admit(
+            self._storage,
+            self._ledger,
+            self._moderation,
+            request,
+            delivery,
+            queue_limit=self.settings.member_max_jobs + self.settings.member_queue_size,
+            now=self._clock(),
         )
+        log.info("job %s: %s images reserved for member %s", job.id, job.request.count, job.member_id)
         log.debug("job %s: prompt %r", job.id, job.request.prompt)
-        self._waiting[job.id] = job
-        self._pump()
+        self._scheduler.queue(job)
         return job
 
     async def start(self) -> None:
@@ -214,65 +118,30 @@ class JobRunner:
             unnotified = await tx.jobs.unnotified()
         for job in unfinished:
             if job.state is JobState.RESERVED:
-                self._waiting[job.id] = job
+                self._scheduler.queue(job)
             else:
-                self._launch(job)
+                self._scheduler.run_now(job)
         for job in unnotified:
             self._chore(self._notify_failure(job))
         if unfinished or unnotified:
             log.info("resumed %d unfinished jobs; %d endings to announce", len(unfinished), len(unnotified))
-        self._pump()
 
     async def close(self) -> None:
         """Stop taking work and cancel what runs; jobs stay where they are and resume on the next start."""
         self._closing = True
-        tasks = [*self._running.values(), *self._chores]
-        for task in tasks:
+        await self._scheduler.close()
+        chores = list(self._chores)
+        for task in chores:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*chores, return_exceptions=True)
 
     def local_position(self, job_id: int) -> int | None:
         """1 for the next job to leave the bot's own queue; None when the job is not waiting."""
-        for position, waiting_id in enumerate(self._waiting, start=1):
-            if waiting_id == job_id:
-                return position
-        return None
+        return self._scheduler.position(job_id)
 
     @property
     def active_count(self) -> int:
-        return len(self._running)
-
-    # --- scheduling -----------------------------------------------------------------------------
-
-    def _pump(self) -> None:
-        """Start waiting jobs as the caps allow, oldest first; tell the rest where they stand."""
-        if self._closing:
-            return
-        for job_id, job in list(self._waiting.items()):
-            if len(self._running) >= self.settings.max_active_jobs:
-                break
-            if self._running_by_member[(job.guild_id, job.member_id)] < self.settings.member_max_jobs:
-                del self._waiting[job_id]
-                self._waiting_shown.pop(job_id, None)
-                self._launch(job)
-        self._metrics.jobs_in_flight(len(self._running), len(self._waiting))
-        for position, job in enumerate(self._waiting.values(), start=1):
-            if self._waiting_shown.get(job.id) != position:
-                self._waiting_shown[job.id] = position
-                self._chore(self._progress(job, Progress(Stage.WAITING, position=position)))
-
-    def _launch(self, job: Job) -> None:
-        key = (job.guild_id, job.member_id)
-        self._running_by_member[key] += 1
-        task = asyncio.create_task(self._run(job), name=f"job-{job.id}")
-        self._running[job.id] = task
-
-        def done(_: asyncio.Task[None]) -> None:
-            self._running.pop(job.id, None)
-            self._running_by_member[key] -= 1
-            self._pump()
-
-        task.add_done_callback(done)
+        return self._scheduler.running
 
     def _chore(self, work: Coroutine[Any, Any, None]) -> None:
         """Run a small piece of work (a progress edit, a late notice) in a task the runner owns."""
@@ -339,7 +208,7 @@ class JobRunner:
                 await self._fail(job.id, FailureKind.UPSTREAM, str(exc))
             return None
         except PixazoError as exc:
-            await self._fail(job.id, _failure_kind(exc), str(exc))
+            await self._fail(job.id, failure_kind(exc), str(exc))
             return None
         log.info("job %s: submitted as %s", job.id, submitted.request_id)
         return await self._move(
@@ -355,12 +224,12 @@ class JobRunner:
             try:
                 status = await self._pixazo.status(job.request_id, job.polling_url)
             except (PixazoNotFoundError, PixazoAuthError, PixazoBalanceError) as exc:
-                await self._fail(job.id, _failure_kind(exc), str(exc))
+                await self._fail(job.id, failure_kind(exc), str(exc))
                 return None
             except PixazoError as exc:
                 errors += 1
                 if errors >= self.settings.max_poll_errors:
-                    await self._fail(job.id, _failure_kind(exc), str(exc))
+                    await self._fail(job.id, failure_kind(exc), str(exc))
                     return None
                 log.warning("job %s: polling failed (%s); %d in a row", job.id, exc, errors)
                 await asyncio.sleep(self.settings.poll_max_seconds)
@@ -380,7 +249,7 @@ class JobRunner:
                     progress = Progress(Stage.QUEUED, position=status.queue_position, moved=moved, eta_seconds=eta)
                 await self._progress(job, progress)
             job = await self._hand_off_if_due(job)
-            await asyncio.sleep(self._interval(status))
+            await asyncio.sleep(poll_interval(status, self.settings))
 
     async def _conclude(self, job: Job, status: UpstreamStatus) -> None:
         if status.state is UpstreamState.FAILED:
@@ -529,20 +398,3 @@ class JobRunner:
             reserved=max(0, usage.reserved - job.cost),
             images=usage.images + charging,
         )
-
-    def _interval(self, status: UpstreamStatus) -> float:
-        """Poll often near the front of the queue and while rendering, seldom far back."""
-        low, high = self.settings.poll_min_seconds, self.settings.poll_max_seconds
-        if status.state is UpstreamState.RUNNING:
-            return low
-        if status.queue_position is None:
-            return (low + high) / 2
-        return min(high, max(low, low * status.queue_position))
-
-
-def _failure_kind(exc: PixazoError) -> FailureKind:
-    if isinstance(exc, PixazoBalanceError):
-        return FailureKind.BALANCE
-    if isinstance(exc, PixazoRateLimitedError):
-        return FailureKind.BUSY
-    return FailureKind.UPSTREAM

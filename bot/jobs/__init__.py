@@ -1,0 +1,8 @@
+"""Jobs: the lifecycle runner, what it reports to, its settings, and the checks that let a job in."""
+
+from bot.jobs.admission import admit
+from bot.jobs.runner import JobRunner
+from bot.jobs.settings import RunnerSettings
+from bot.jobs.sink import DeliveryError, JobSink
+
+__all__ = ["DeliveryError", "JobRunner", "JobSink", "RunnerSettings", "admit"]

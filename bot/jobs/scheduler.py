@@ -1,0 +1,89 @@
+"""Which jobs run now: a few per member, a global limit, and the bot's own queue behind them, oldest first."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from bot.models import Job
+
+Work = Callable[[Job], Coroutine[Any, Any, None]]
+
+
+class Scheduler:
+    def __init__(
+        self,
+        *,
+        member_max: int,
+        global_max: int,
+        run: Work,
+        waiting_moved: Callable[[Job, int], None],
+        counts: Callable[[int, int], None],
+    ) -> None:
+        self._member_max = member_max
+        self._global_max = global_max
+        self._run = run
+        self._waiting_moved = waiting_moved  # told each waiting job's new place in the queue
+        self._counts = counts  # told how many run and wait, after every change
+        self._waiting: dict[int, Job] = {}  # oldest first
+        self._shown: dict[int, int] = {}  # the place each waiting job was last told
+        self._running: dict[int, asyncio.Task[None]] = {}
+        self._by_member: Counter[tuple[int, int]] = Counter()
+        self._closed = False
+
+    @property
+    def running(self) -> int:
+        return len(self._running)
+
+    def queue(self, job: Job) -> None:
+        """Wait for a free slot, then run."""
+        self._waiting[job.id] = job
+        self.pump()
+
+    def run_now(self, job: Job) -> None:
+        """Run at once, whatever the caps (a job resumed mid-flight already holds its place upstream)."""
+        key = (job.guild_id, job.member_id)
+        self._by_member[key] += 1
+        task = asyncio.create_task(self._run(job), name=f"job-{job.id}")
+        self._running[job.id] = task
+
+        def done(_: asyncio.Task[None]) -> None:
+            self._running.pop(job.id, None)
+            self._by_member[key] -= 1
+            self.pump()
+
+        task.add_done_callback(done)
+
+    def position(self, job_id: int) -> int | None:
+        """1 for the next job to leave the queue; None when the job is not waiting."""
+        for place, waiting_id in enumerate(self._waiting, start=1):
+            if waiting_id == job_id:
+                return place
+        return None
+
+    def pump(self) -> None:
+        """Start waiting jobs as the caps allow, oldest first; tell the rest where they stand."""
+        if self._closed:
+            return
+        for job_id, job in list(self._waiting.items()):
+            if len(self._running) >= self._global_max:
+                break
+            if self._by_member[(job.guild_id, job.member_id)] < self._member_max:
+                del self._waiting[job_id]
+                self._shown.pop(job_id, None)
+                self.run_now(job)
+        self._counts(len(self._running), len(self._waiting))
+        for place, job in enumerate(self._waiting.values(), start=1):
+            if self._shown.get(job.id) != place:
+                self._shown[job.id] = place
+                self._waiting_moved(job, place)
+
+    async def close(self) -> None:
+        """Start nothing more and cancel what runs."""
+        self._closed = True
+        tasks = list(self._running.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
