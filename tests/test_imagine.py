@@ -313,3 +313,34 @@ async def test_commands_are_synced_once_and_not_again_on_restart(harness: Harnes
     await harness.stop()
     await harness.start()
     assert harness.standin.command_puts == 1
+
+
+async def test_an_image_over_the_attachment_limit_is_linked_once_and_reroll_asks_for_a_smaller_format(
+    harness: Harness,
+) -> None:
+    harness.standin.attachment_limit = 1000  # smaller than any image the simulator makes
+    interaction = await harness.imagine("a lighthouse")
+    message = await harness.reply(interaction, lambda m: bool(m.embeds) and m.embeds[0]["title"].startswith("Here"))
+    assert message.files == []
+    linked = next(f for f in message.embeds[0]["fields"] if f["name"] == "Too large to attach")
+    assert "/_sim/images/" in linked["value"]
+    reroll = next(c for c in message.custom_ids() if c.startswith("imagine:reroll:"))
+    assert reroll.endswith(":jpeg")
+    harness.standin.attachment_limit = 10 * 1024 * 1024
+    click = await harness.standin.click(message.id, reroll, user=ALICE)
+    await harness.reply(click)
+    rerolled = await harness.final((await harness.job_of(click)).id)
+    assert rerolled.request.output_format == "jpeg"
+    submits = [r.body for r in harness.simulator.requests if r.endpoint == Endpoint.SUBMIT]
+    assert submits[-1]["output_format"] == "jpeg"
+
+
+async def test_a_gateway_reconnect_resumes_and_jobs_and_commands_carry_on(harness: Harness) -> None:
+    harness.simulator.add_backlog(3)
+    interaction = await harness.imagine("a lighthouse")
+    await harness.standin.wait_for(lambda: any("Queued" in t for t in titles(harness, interaction)))
+    await harness.standin.reconnect_gateway()
+    await harness.standin.wait_ready()
+    assert harness.standin.resumes == 1 and harness.standin.identifies == 1
+    assert len((await harness.reply(interaction)).files) == 1
+    assert len((await harness.reply(await harness.imagine("after the reconnect", user=BOB))).files) == 1

@@ -354,3 +354,17 @@ async def test_a_channel_where_imagine_is_not_allowed_is_refused_before_money_mo
     with pytest.raises(ChannelNotAllowedError):
         await world.submit()
     assert (await world.ledger.usage(GUILD, ALICE)).reserved == 0
+
+
+async def test_polls_that_time_out_are_retried_and_the_job_is_delivered(
+    tmp_path: Path, http: aiohttp.ClientSession, sim_url: str, simulator: Simulator
+) -> None:
+    impatient = PixazoClient(http, api_key=Secret(TEST_KEY), base_url=sim_url, timeout=0.2, retry=FAST_RETRY)
+    world = World(tmp_path / "t.db", impatient, simulator, FAST)
+    await world.start()
+    job = await world.submit()
+    simulator.inject(Endpoint.RESULT, Fault(FaultKind.SLOW, delay=0.4), times=3)
+    done = await world.until_final(job.id)
+    assert done.state is JobState.DELIVERED
+    assert simulator.count(Endpoint.SUBMIT) == 1
+    await world.stop()
