@@ -69,9 +69,6 @@ class Ledger:
     def price_per_image(self) -> Money:
         return self._defaults.price_per_image
 
-    def cost_of(self, images: int) -> Money:
-        return self._defaults.price_per_image * images
-
     async def reserve(
         self, *, guild_id: int, member_id: int, role_ids: Sequence[int], images: int, tx: Tx | None = None
     ) -> Reservation:

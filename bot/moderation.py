@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from bot.errors import BotError
 from bot.models import Block, ReportSource, ReportState, SafetyReport
 from bot.storage import Storage, Tx
 
@@ -98,25 +99,26 @@ class Moderation:
         log.info("member %s blocked automatically in server %s after %d failures", member_id, guild_id, recent)
         return Failure(report, block)
 
-    async def report_result(self, tx: Tx, *, job_id: int, reporter_id: int) -> SafetyReport | None:
+    async def report_result(self, job_id: int, reporter_id: int) -> SafetyReport | None:
         """A member's Report press on a result; None if an open report for it is already queued."""
-        job = await tx.jobs.get(job_id)
-        if job is None:
-            return None
-        existing = await tx.moderation.report_for_job(job_id, ReportSource.MEMBER)
-        if existing is not None and existing.state is ReportState.OPEN:
-            return None
-        return await tx.moderation.add_report(
-            guild_id=job.guild_id,
-            channel_id=job.request.channel_id,
-            member_id=job.member_id,
-            job_id=job.id,
-            prompt=job.request.prompt,
-            reason="reported by a member",
-            source=ReportSource.MEMBER,
-            reporter_id=reporter_id,
-            now=self._clock(),
-        )
+        async with self._storage.transaction() as tx:
+            job = await tx.jobs.get(job_id)
+            if job is None:
+                raise BotError("That image is no longer on record, so it cannot be reported.")
+            existing = await tx.moderation.report_for_job(job_id, ReportSource.MEMBER)
+            if existing is not None and existing.state is ReportState.OPEN:
+                return None
+            return await tx.moderation.add_report(
+                guild_id=job.guild_id,
+                channel_id=job.request.channel_id,
+                member_id=job.member_id,
+                job_id=job.id,
+                prompt=job.request.prompt,
+                reason="reported by a member",
+                source=ReportSource.MEMBER,
+                reporter_id=reporter_id,
+                now=self._clock(),
+            )
 
     async def decide(self, report_id: int, decision: Decision, moderator_id: int) -> Outcome:
         """Apply a moderator's decision on a report card."""

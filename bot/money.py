@@ -55,10 +55,6 @@ class Money:
     def __bool__(self) -> bool:
         return self.micros != 0
 
-    def floor_zero(self) -> Money:
-        """This amount, or zero where it is negative (what is *left* never goes below nothing)."""
-        return self if self.micros > 0 else Money(0)
-
     def dollars(self, decimals: int = 6) -> str:
         """Plain decimal dollars with a fixed number of places, for CSV: ``0.008000``."""
         sign = "-" if self.micros < 0 else ""

@@ -91,6 +91,7 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     body: Any
+    at: float  # time.monotonic() when it arrived
 
 
 @dataclass(slots=True)
@@ -343,7 +344,9 @@ class Simulator:
             return None
 
     def _record(self, endpoint: Endpoint, request: web.Request, body: Any) -> None:
-        self.requests.append(RecordedRequest(endpoint, request.method, request.path, dict(request.headers), body))
+        self.requests.append(
+            RecordedRequest(endpoint, request.method, request.path, dict(request.headers), body, time.monotonic())
+        )
 
 
 def _validate(body: Any) -> str | None:

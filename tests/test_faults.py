@@ -203,4 +203,5 @@ async def test_no_secret_reaches_a_log_line_a_discord_payload_or_the_database(
         for r in harness.standin.requests
         if "/webhooks/" not in r.path and "/interactions/" not in r.path
     )
-    assert "Bot " + DISCORD_TOKEN not in repr(harness.bot.http.__dict__.get("token", ""))
+    for holder in (harness.config, harness.bot.pixazo, harness.bot.storage):
+        assert DISCORD_TOKEN not in repr(holder) and TEST_KEY not in repr(holder)

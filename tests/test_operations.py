@@ -11,7 +11,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import aiohttp
@@ -209,10 +208,8 @@ async def test_metrics_count_calls_errors_jobs_and_spend(
         await world.until_final((await world.submit(member=2)).id)
     finally:
         await world.stop()
-    deadline = time.monotonic() + 5
     async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
         text = await response.text()
-    assert time.monotonic() < deadline
     assert 'imagine_jobs_ended_total{state="delivered"} 1.0' in text
     assert 'imagine_jobs_ended_total{state="failed"} 1.0' in text
     assert "imagine_spend_microdollars_total 8000.0" in text

@@ -107,41 +107,32 @@ class Budget(commands.GroupCog, group_name="budget", group_description="Daily im
     @app_commands.command(name="role", description="A daily budget for members with a role")
     @app_commands.describe(role="The role", amount=_AMOUNT)
     async def role(self, interaction: discord.Interaction[ImagineBot], role: discord.Role, amount: str) -> None:
-        micros = Money.parse(amount).micros
-        async with self.bot.storage.transaction() as tx:
-            await tx.guilds.set_override(_guild(interaction), OverrideKind.ROLE, role.id, micros)
+        limit = await self._set_override(interaction, OverrideKind.ROLE, role.id, amount)
         await reply(
             interaction,
-            f"Members with {role.mention} may now spend {Money(micros)} a day "
-            "(the most generous of their roles applies).",
+            f"Members with {role.mention} may now spend {limit} a day (the most generous of their roles applies).",
         )
 
     @app_commands.command(name="role-clear", description="Remove a role's daily budget")
     async def role_clear(self, interaction: discord.Interaction[ImagineBot], role: discord.Role) -> None:
-        async with self.bot.storage.transaction() as tx:
-            removed = await tx.guilds.clear_override(_guild(interaction), OverrideKind.ROLE, role.id)
+        removed = await self._clear_override(interaction, OverrideKind.ROLE, role.id)
         await reply(
             interaction,
-            f"{role.mention} has no budget of its own now." if removed else f"{role.mention} had no budget of its own.",
+            f"{role.mention} {'has' if removed else 'had'} no budget of its own{' now' if removed else ''}.",
         )
 
     @app_commands.command(name="member", description="A daily budget for one member, above any role's")
     @app_commands.describe(member="The member", amount=_AMOUNT)
     async def member(self, interaction: discord.Interaction[ImagineBot], member: discord.Member, amount: str) -> None:
-        micros = Money.parse(amount).micros
-        async with self.bot.storage.transaction() as tx:
-            await tx.guilds.set_override(_guild(interaction), OverrideKind.MEMBER, member.id, micros)
-        await reply(interaction, f"{member.mention} may now spend {Money(micros)} a day.")
+        limit = await self._set_override(interaction, OverrideKind.MEMBER, member.id, amount)
+        await reply(interaction, f"{member.mention} may now spend {limit} a day.")
 
     @app_commands.command(name="member-clear", description="Remove a member's own daily budget")
     async def member_clear(self, interaction: discord.Interaction[ImagineBot], member: discord.Member) -> None:
-        async with self.bot.storage.transaction() as tx:
-            removed = await tx.guilds.clear_override(_guild(interaction), OverrideKind.MEMBER, member.id)
+        removed = await self._clear_override(interaction, OverrideKind.MEMBER, member.id)
         await reply(
             interaction,
-            f"{member.mention} has no budget of their own now."
-            if removed
-            else f"{member.mention} had no budget of their own.",
+            f"{member.mention} {'has' if removed else 'had'} no budget of their own{' now' if removed else ''}.",
         )
 
     @app_commands.command(name="report", description="Spend per member and per day, with a CSV and a chart")
@@ -172,6 +163,20 @@ class Budget(commands.GroupCog, group_name="budget", group_description="Daily im
                 discord.File(io.BytesIO(chart), filename="spend.png"),
             ],
         )
+
+    async def _set_override(
+        self, interaction: discord.Interaction[ImagineBot], kind: OverrideKind, target_id: int, amount: str
+    ) -> Money:
+        limit = Money.parse(amount)
+        async with self.bot.storage.transaction() as tx:
+            await tx.guilds.set_override(_guild(interaction), kind, target_id, limit.micros)
+        return limit
+
+    async def _clear_override(
+        self, interaction: discord.Interaction[ImagineBot], kind: OverrideKind, target_id: int
+    ) -> bool:
+        async with self.bot.storage.transaction() as tx:
+            return await tx.guilds.clear_override(_guild(interaction), kind, target_id)
 
     async def _update(self, interaction: discord.Interaction[ImagineBot], **changes: int | None) -> None:
         async with self.bot.storage.transaction() as tx:

@@ -124,7 +124,7 @@ class ReportButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"im
     async def callback(self, interaction: discord.Interaction[ImagineBot]) -> None:  # type: ignore[override]
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            report = await _imagine(interaction).report(self.job_id, interaction.user.id)
+            report = await interaction.client.moderation.report_result(self.job_id, interaction.user.id)
             if report is None:
                 await interaction.followup.send(
                     "Thanks; this image was reported already and is waiting for the moderators.", ephemeral=True

@@ -12,7 +12,7 @@ from discord.ext import commands
 from bot.bot import PUBLIC_PLACEHOLDER
 from bot.errors import NotAllowedError, PromptBlockedError
 from bot.jobs import JobRunner, RunnerSettings
-from bot.models import Delivery, Job, JobRequest, SafetyReport
+from bot.models import Delivery, Job, JobRequest
 from bot.prompts import MAX_IMAGES, MAX_PROMPT_CHARS, MAX_SEED, check_options, clean_prompt
 from cogs.checks import is_moderator
 from cogs.imagine.embeds import usage_embed
@@ -144,8 +144,3 @@ class Imagine(commands.Cog):
     async def job(self, job_id: int) -> Job | None:
         async with self.bot.storage.transaction() as tx:
             return await tx.jobs.get(job_id)
-
-    async def report(self, job_id: int, reporter_id: int) -> SafetyReport | None:
-        """Queue a member's report of a result for the moderators; None if it is already queued."""
-        async with self.bot.storage.transaction() as tx:
-            return await self.bot.moderation.report_result(tx, job_id=job_id, reporter_id=reporter_id)

@@ -13,11 +13,8 @@ from bot.progress import Progress, describe
 
 # Discord's limits (DISCORD.md).
 TITLE_LIMIT = 256
-DESCRIPTION_LIMIT = 4096
 FIELD_VALUE_LIMIT = 1024
-FOOTER_LIMIT = 2048
-EMBED_TOTAL_LIMIT = 6000
-PROMPT_SHOWN = 1800  # room for the prompt, escaped, in an embed description
+PROMPT_SHOWN = 1800  # the escaped prompt, well inside a description's 4,096 and an embed's 6,000
 COLOUR = discord.Colour.blurple()
 
 

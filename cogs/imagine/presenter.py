@@ -21,6 +21,7 @@ import discord
 from bot.jobs import DeliveryError
 from bot.models import DownloadedImage, FailureKind, Job, Usage
 from bot.moderation import Failure
+from bot.money import Money
 from bot.progress import Progress, Stage, describe, failure_sentence
 from cogs.imagine.buttons import result_view
 from cogs.imagine.embeds import failure_embed, file_name, progress_embed, result_embed
@@ -183,7 +184,7 @@ class DiscordPresenter:
     # --- showing --------------------------------------------------------------------------------
 
     @property
-    def _price(self) -> Any:
+    def _price(self) -> Money:
         return self._bot.ledger.price_per_image
 
     async def _flush_later(self, job_id: int, wait: float) -> None:
