@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from bot.ledger import BudgetDefaults, Ledger
 from bot.models import Delivery, JobRequest, JobState, ReportSource
+from bot.money import Money
 from bot.storage import Storage
 from bot.storage.migrations import MIGRATIONS
 
@@ -76,7 +80,7 @@ async def test_opening_an_up_to_date_database_changes_nothing(tmp_path: Path, ca
     assert "applied migration" not in caplog.text
 
 
-async def test_the_connection_enforces_foreign_keys_and_waits_when_busy(tmp_path: Path) -> None:
+async def test_the_connection_enforces_foreign_keys(tmp_path: Path) -> None:
     storage = await Storage.open(tmp_path / "x.db")
     with pytest.raises(sqlite3.IntegrityError):
         async with storage.transaction() as tx:
@@ -89,6 +93,36 @@ async def test_the_connection_enforces_foreign_keys_and_waits_when_busy(tmp_path
             )
     async with storage.transaction() as tx:
         assert await tx.jobs.unfinished() == []  # the failed transaction left nothing behind
+    await storage.close()
+
+
+async def test_a_transaction_waits_while_another_process_holds_the_write_lock(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    storage = await Storage.open(path)
+    loop = asyncio.get_running_loop()
+    began = asyncio.Event()
+
+    def trace(sql: str) -> None:
+        if sql == "BEGIN IMMEDIATE":
+            loop.call_soon_threadsafe(began.set)
+
+    await storage._conn.set_trace_callback(trace)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process is writing
+
+    async def write() -> None:
+        async with storage.transaction() as tx:
+            await tx.guilds.update_settings(7, NOW, paused=True)
+
+    task = asyncio.create_task(write())
+    await asyncio.wait_for(began.wait(), 10)  # our BEGIN is running: it can only be waiting for the lock
+    await asyncio.sleep(0.3)
+    assert not task.done()
+    other.execute("COMMIT")
+    await asyncio.wait_for(task, 10)  # it went ahead once the lock was free, instead of failing at once
+    other.close()
+    async with storage.transaction() as tx:
+        assert (await tx.guilds.settings(7)).paused
     await storage.close()
 
 
@@ -118,4 +152,89 @@ async def test_interaction_tokens_are_kept_out_of_reprs(tmp_path: Path) -> None:
         )
     assert job.delivery.interaction_token == "tok-secret"
     assert "tok-secret" not in repr(job)
+    await storage.close()
+
+
+# --- cancellation ---------------------------------------------------------------------------------
+
+
+async def reservation_statements(path: Path) -> list[str]:
+    """The statements one reservation runs, in order (triggers left out)."""
+    storage = await Storage.open(path)
+    seen: list[str] = []
+
+    def trace(sql: str) -> None:
+        if not sql.startswith("--") and (not seen or seen[-1] != sql):  # a trigger's steps repeat their statement
+            seen.append(sql)
+
+    await storage._conn.set_trace_callback(trace)
+    ledger = Ledger(storage, BudgetDefaults(Money(8_000), Money(80_000)), lambda: NOW)
+    await ledger.reserve(guild_id=7, member_id=1, role_ids=[], images=1)
+    await storage._conn.set_trace_callback(lambda _sql: None)
+    await storage.close()
+    return seen
+
+
+RESERVATION_STEPS = 5  # BEGIN, the budget context, the day's totals, the insert, COMMIT
+
+
+async def test_a_reservation_runs_the_statements_the_cancellation_test_steps_through(tmp_path: Path) -> None:
+    statements = await reservation_statements(tmp_path / "count.db")
+    assert len(statements) == RESERVATION_STEPS
+    assert statements[0] == "BEGIN IMMEDIATE" and statements[-1] == "COMMIT"
+
+
+@pytest.mark.parametrize("step", range(RESERVATION_STEPS))
+async def test_a_reservation_cancelled_at_any_await_rolls_back_and_leaves_the_connection_usable(
+    tmp_path: Path, step: int
+) -> None:
+    path = tmp_path / "cancel.db"
+    storage = await Storage.open(path)
+    ledger = Ledger(storage, BudgetDefaults(Money(8_000), Money(80_000)), lambda: NOW)
+    loop = asyncio.get_running_loop()
+    reached, release = asyncio.Event(), threading.Event()
+    other = sqlite3.connect(path, isolation_level=None, timeout=10, check_same_thread=False)
+    seen: list[str] = []
+
+    def trace(sql: str) -> None:  # runs in aiosqlite's thread, as each statement starts
+        if sql.startswith("--") or (seen and seen[-1] == sql):
+            return
+        seen.append(sql)
+        if len(seen) - 1 != step:
+            return
+        loop.call_soon_threadsafe(reached.set)
+        if step > 0:
+            release.wait(10)  # hold the statement in flight while the test cancels
+
+    if step == 0:
+        other.execute("BEGIN IMMEDIATE")  # another connection holds the write lock: BEGIN waits for it
+    await storage._conn.set_trace_callback(trace)
+    task = asyncio.create_task(ledger.reserve(guild_id=7, member_id=1, role_ids=[], images=1))
+    await asyncio.wait_for(reached.wait(), 10)
+    task.cancel()
+    await asyncio.sleep(0.05)  # the cancellation reaches the task while the statement is still in flight
+    if step == 0:
+        other.execute("ROLLBACK")  # the blocked BEGIN now succeeds, after its caller has given up
+        writer = None
+    else:
+        # we hold the write lock: another connection's write waits until the cancelled work lets go
+        writer = asyncio.create_task(
+            asyncio.to_thread(other.execute, "INSERT INTO app_state (key, value) VALUES ('other', 'x')")
+        )
+        await asyncio.sleep(0.05)
+        release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await storage._conn.set_trace_callback(lambda _sql: None)
+    if writer is not None:
+        await asyncio.wait_for(writer, 10)
+    assert not storage._conn.in_transaction
+
+    # the next request and a commit both work on the same connection; the cancelled one left nothing,
+    # unless the cancellation came while its COMMIT ran, which cannot be undone
+    reservation = await ledger.reserve(guild_id=7, member_id=2, role_ids=[], images=1)
+    assert await ledger.commit(reservation.id)
+    assert (await ledger.usage(7, 1)).reserved == (8_000 if step == RESERVATION_STEPS - 1 else 0)
+    assert (await ledger.usage(7, 2)).spent == 8_000
+    other.close()
     await storage.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -88,31 +88,48 @@ class Storage:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
-        """A write transaction: committed when the block ends, rolled back if it raises."""
+        """A write transaction: committed when the block ends, rolled back if it raises.
+
+        Cancellation is safe at every await: aiosqlite runs each statement in its own thread, where a
+        cancelled caller cannot stop it, so the rollback is queued behind whatever is still in flight and
+        awaited to its end before the lock is released. A cancellation that arrives while COMMIT runs
+        cannot undo it: the work is kept, and the cancellation propagates once the commit is done.
+        """
         async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
             try:
+                await self._conn.execute("BEGIN IMMEDIATE")
                 yield Tx(self._conn)
             except BaseException:
-                await self._conn.rollback()
+                await _to_the_end(self._conn.rollback())
                 raise
-            await self._conn.commit()
+            try:
+                await _to_the_end(self._conn.commit())
+            except BaseException:
+                await _to_the_end(self._conn.rollback())
+                raise
 
     async def _migrate(self, migrations: Sequence[Sequence[str]]) -> None:
         """Apply each pending migration in a transaction of its own; another process may race us."""
         for number, statements in enumerate(migrations, start=1):
-            async with self._lock:
-                await self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    row = await fetch_one(self._conn, "PRAGMA user_version")
-                    if row is not None and int(row[0]) >= number:
-                        await self._conn.rollback()
-                        continue
-                    for statement in statements:
-                        await self._conn.execute(statement)
-                    await self._conn.execute(f"PRAGMA user_version = {number}")
-                except BaseException:
-                    await self._conn.rollback()
-                    raise
-                await self._conn.commit()
+            async with self.transaction():
+                row = await fetch_one(self._conn, "PRAGMA user_version")
+                if row is not None and int(row[0]) >= number:
+                    continue
+                for statement in statements:
+                    await self._conn.execute(statement)
+                await self._conn.execute(f"PRAGMA user_version = {number}")
             log.info("database %s: applied migration %d", self.path, number)
+
+
+async def _to_the_end(work: Awaitable[None]) -> None:
+    """Await `work` until it is done, even if the caller is cancelled meanwhile; then let the cancellation go on."""
+    task = asyncio.ensure_future(work)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.wait([task])
+        except asyncio.CancelledError:
+            cancelled = True
+    task.result()
+    if cancelled:
+        raise asyncio.CancelledError
