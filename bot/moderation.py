@@ -100,14 +100,19 @@ class Moderation:
         return Failure(report, block)
 
     async def report_result(self, job_id: int, reporter_id: int) -> SafetyReport | None:
-        """A member's Report press on a result; None if an open report for it is already queued."""
+        """A member's Report press on a result; None if its report is already waiting for the moderators.
+
+        An image has one report, however many press: once a moderator decided on it, pressing again says so.
+        """
         async with self._storage.transaction() as tx:
             job = await tx.jobs.get(job_id)
             if job is None:
                 raise BotError("That image is no longer on record, so it cannot be reported.")
             existing = await tx.moderation.report_for_job(job_id, ReportSource.MEMBER)
-            if existing is not None and existing.state is ReportState.OPEN:
-                return None
+            if existing is not None:
+                if existing.state is ReportState.OPEN:
+                    return None
+                raise BotError("A moderator already reviewed this image.")
             return await tx.moderation.add_report(
                 guild_id=job.guild_id,
                 channel_id=job.request.channel_id,

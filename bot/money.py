@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from bot.errors import InvalidAmountError
 
 MICROS_PER_DOLLAR = 1_000_000
+MAX_AMOUNT_CHARS = 20
 _AMOUNT = re.compile(r"(?P<sign>-)?\$?(?P<whole>\d*)(?:\.(?P<frac>\d*))?")
 
 
@@ -23,12 +24,12 @@ class Money:
 
     @classmethod
     def parse(cls, text: str) -> Money:
-        """Read a non-negative dollar amount such as ``0.008``, ``$0.05`` or ``12``.
+        """Read a non-negative dollar amount such as ``0.008``, ``$0.05`` or ``12`` (any decimal digits, ``１２``).
 
         Raises `InvalidAmountError` with a sentence fit to show the person who typed it.
         """
         cleaned = text.strip()
-        match = _AMOUNT.fullmatch(cleaned)
+        match = _AMOUNT.fullmatch(cleaned) if len(cleaned) <= MAX_AMOUNT_CHARS else None
         if match is None or not (match["whole"] or match["frac"]):
             raise InvalidAmountError(f"“{_excerpt(text)}” is not a dollar amount; write it like 0.05 or $1.20.")
         if match["sign"]:

@@ -10,7 +10,9 @@ from bot.errors import InvalidRequestError
 MAX_PROMPT_CHARS = 1500
 MAX_SEED = 2**31 - 1
 MAX_IMAGES = 4
-_ZERO_WIDTH_JOINER = "\u200d"  # kept: emoji sequences are built with it
+_ZERO_WIDTH_JOINER = "\u200d"  # kept between visible characters: emoji sequences are built with it
+# Letters and marks that show nothing: fillers some scripts have, a blank braille cell, a combining joiner.
+_INVISIBLE = frozenset("\u115f\u1160\u3164\uffa0\u2800\u034f\u17b4\u17b5")
 
 
 def clean_prompt(text: str) -> str:
@@ -20,17 +22,22 @@ def clean_prompt(text: str) -> str:
         category = unicodedata.category(char)
         if char in "\n\t":
             kept.append(" " if char == "\t" else char)
-        elif category.startswith("C") and char != _ZERO_WIDTH_JOINER:
-            continue  # control, format (zero-width and direction marks), private use, unassigned
+        elif char in _INVISIBLE or (category.startswith("C") and char != _ZERO_WIDTH_JOINER):
+            continue  # control, format (zero-width and direction marks), private use, unassigned, fillers
         else:
             kept.append(char)
-    lines = [" ".join(line.split()) for line in "".join(kept).splitlines()]
+    lines = [" ".join(line.split()).strip(_ZERO_WIDTH_JOINER + " ") for line in "".join(kept).splitlines()]
     prompt = "\n".join(line for line in lines if line).strip()
-    if not prompt:
+    if not any(_visible(char) for char in prompt):
         raise InvalidRequestError("Your prompt is empty; describe the image you want.")
     if len(prompt) > MAX_PROMPT_CHARS:
         raise InvalidRequestError(f"Your prompt is {len(prompt):,} characters long; the limit is {MAX_PROMPT_CHARS:,}.")
     return prompt
+
+
+def _visible(char: str) -> bool:
+    """A letter, digit, punctuation mark or symbol: something that shows on its own."""
+    return unicodedata.category(char)[0] in "LNPS"
 
 
 def check_options(size: str, seed: int | None, count: int, sizes: Mapping[str, str]) -> str:

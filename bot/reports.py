@@ -18,16 +18,26 @@ _MARGIN_LEFT, _MARGIN_RIGHT, _MARGIN_TOP, _MARGIN_BOTTOM = 90, 30, 50, 60
 _BAR = (88, 101, 242)
 _INK = (35, 39, 42)
 _GRID = (220, 222, 226)
+_FORMULA_STARTS = frozenset("=+-@\t\r")
 
 
 def spend_csv(report: SpendReport, names: Mapping[int, str]) -> bytes:
     """``date,member_id,member_name,images,spent_usd``: one row per member per day, oldest first."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180; a name with a bare \r gets quoted too
     writer.writerow(CSV_COLUMNS)
     for row in report.rows:
-        writer.writerow([row.day, row.member_id, names.get(row.member_id, ""), row.images, Money(row.spent).dollars()])
+        name = _as_text(names.get(row.member_id, ""))
+        writer.writerow([row.day, row.member_id, name, row.images, Money(row.spent).dollars()])
     return out.getvalue().encode()
+
+
+def _as_text(cell: str) -> str:
+    """A cell a spreadsheet would read as a formula, written as text (OWASP's advice on CSV injection).
+
+    Member names are members' own text, so one called ``=HYPERLINK(…)`` must not become a link to click.
+    """
+    return "'" + cell if cell[:1] in _FORMULA_STARTS else cell
 
 
 def daily_totals(report: SpendReport) -> list[tuple[str, int]]:

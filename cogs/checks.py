@@ -17,6 +17,11 @@ def is_moderator(permissions: discord.Permissions) -> bool:
     return permissions.moderate_members or is_admin(permissions)
 
 
+def budget_roles(member: discord.abc.User) -> tuple[int, ...]:
+    """The roles a member's budget depends on: every role but @everyone, which all members have."""
+    return tuple(role.id for role in getattr(member, "roles", []) if not role.is_default())
+
+
 def require_admin(interaction: discord.Interaction[Any]) -> bool:
     if interaction.guild_id is None:
         raise app_commands.NoPrivateMessage()

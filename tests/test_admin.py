@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from bot.models import OverrideKind
 from bot.money import Money
 from tests.discord_standin import MANAGE_GUILD, MEMBER_PERMISSIONS
 from tests.harness import (
@@ -181,3 +182,25 @@ async def test_the_time_zone_is_checked_and_offered_by_autocomplete(harness: Har
     )
     await harness.standin.wait_for(lambda: suggest.autocomplete is not None)
     assert suggest.autocomplete == [{"name": "Europe/Berlin", "value": "Europe/Berlin"}]
+
+
+async def test_a_budget_on_everyone_is_refused_and_pointed_to_the_member_default(harness: Harness) -> None:
+    before = dump(harness)
+    everyone = RoleRef(GUILD)  # @everyone's id is the server's
+    answer = await harness.answer(await harness.slash("budget role", permissions=ADMIN, role=everyone, amount="1"))
+    assert answer.content == (
+        "@everyone is not a role for budgets: every member has it. Use /budget member-default to set everyone's budget."
+    )
+    assert dump(harness) == before
+
+
+async def test_usage_and_imagine_read_a_members_roles_the_same_way(harness: Harness) -> None:
+    async with harness.storage.transaction() as tx:  # an @everyone budget from before it was refused
+        await tx.guilds.set_override(GUILD, OverrideKind.ROLE, GUILD, 0)
+    mine = await harness.standin.command("usage", [], guild=GUILD, channel=CHANNEL, user=ALICE)
+    await harness.standin.wait_for(lambda: (m := harness.standin.original(mine)) is not None and bool(m.embeds))
+    shown = harness.standin.original(mine)
+    assert shown is not None
+    fields = {f["name"]: f["value"] for f in shown.embeds[0]["fields"]}
+    assert fields["Left"] == "$0.08 of $0.08"  # what /imagine will allow, not the @everyone row
+    await harness.reply(await harness.imagine("a lighthouse"))

@@ -160,3 +160,22 @@ async def test_the_report_button_posts_a_card(harness: Harness) -> None:
         while (stored := await harness.moderation.report(1)) is None or stored.card_message_id is None:
             await asyncio.sleep(0.02)  # the card's id is recorded just after it is posted
     assert stored.source is ReportSource.MEMBER and stored.card_message_id == card.id
+
+
+async def test_report_presses_make_one_report_per_image_and_say_when_it_was_reviewed(harness: Harness) -> None:
+    await set_mod_channel(harness)
+    message = await harness.reply(await harness.imagine("a lighthouse"))
+    report = next(c for c in message.custom_ids() if c.startswith("imagine:report:"))
+    first = await harness.answer(await harness.standin.click(message.id, report, user=BOB))
+    assert first.content == "Thanks; the moderators will take a look."
+    (card,) = await cards(harness)
+    again = await harness.answer(await harness.standin.click(message.id, report, user=MOD))
+    assert again.content == "Thanks; this image was reported already and is waiting for the moderators."
+    dismiss = next(c for c in card.custom_ids() if ":dismiss:" in c)
+    press = await harness.standin.click(card.id, dismiss, user=MOD, permissions=MODERATOR)
+    await harness.standin.wait_for(lambda: press.response_type == 7)
+    late = await harness.answer(await harness.standin.click(message.id, report, user=BOB))
+    assert late.content == "A moderator already reviewed this image."
+    async with harness.storage.transaction() as tx:
+        assert len(await tx.moderation.reports(GUILD)) == 1
+    assert harness.standin.visible(MOD_CHANNEL) == [card]

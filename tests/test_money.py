@@ -20,6 +20,9 @@ from bot.money import Money
         ("0.000001", 1),
         ("0", 0),
         ("0.1", 100_000),  # a float would make this 0.1000000000000000055…
+        ("１０", 10_000_000),  # any Unicode decimal digits, read exactly
+        ("٠٫٥".replace("٫", "."), 500_000),
+        ("  $000999999999.000001  ", 999_999_999_000_001),  # twenty characters once trimmed: still read
     ],
 )
 def test_parse_reads_dollars_exactly(text: str, micros: int) -> None:
@@ -39,6 +42,8 @@ def test_parse_reads_dollars_exactly(text: str, micros: int) -> None:
         ("1.2.3", "not a dollar amount"),
         ("nan", "not a dollar amount"),
         ("1,5", "not a dollar amount"),  # a decimal comma must not become fifteen dollars
+        ("1" * 5000, "not a dollar amount"),  # more digits than Python will turn into a number
+        ("0." + "0" * 19, "not a dollar amount"),  # over twenty characters
     ],
 )
 def test_parse_refuses_with_a_clear_reason(text: str, complaint: str) -> None:

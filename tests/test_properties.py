@@ -99,7 +99,7 @@ def test_any_options_are_checked_or_refused(size: str, seed: int | None, count: 
 
 
 @EXAMPLES
-@given(st.text(max_size=40))
+@given(st.one_of(st.text(max_size=40), st.text(alphabet="0123456789.$", min_size=15, max_size=6000)))
 def test_any_amount_text_is_money_or_a_clear_refusal(text: str) -> None:
     try:
         amount = Money.parse(text)

@@ -171,4 +171,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (guild_id, member_id)
         )""",
     ),
+    # 4: one report per image however many press Report (its moderators decide it once)
+    (
+        "CREATE UNIQUE INDEX safety_reports_one_per_image ON safety_reports (job_id) "
+        "WHERE source = 'member' AND state = 'open'",
+    ),
 )

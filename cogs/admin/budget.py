@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.errors import discord_time
+from bot.errors import InvalidRequestError, discord_time
 from bot.models import OverrideKind
 from bot.money import Money
 from bot.reports import spend_chart, spend_csv
@@ -107,6 +107,11 @@ class Budget(commands.GroupCog, group_name="budget", group_description="Daily im
     @app_commands.command(name="role", description="A daily budget for members with a role")
     @app_commands.describe(role="The role", amount=_AMOUNT)
     async def role(self, interaction: discord.Interaction[ImagineBot], role: discord.Role, amount: str) -> None:
+        if role.is_default():
+            raise InvalidRequestError(
+                "@everyone is not a role for budgets: every member has it. "
+                "Use /budget member-default to set everyone's budget."
+            )
         limit = await self._set_override(interaction, OverrideKind.ROLE, role.id, amount)
         await reply(
             interaction,

@@ -14,7 +14,7 @@ from bot.errors import NotAllowedError, PromptBlockedError
 from bot.jobs import JobRunner, RunnerSettings
 from bot.models import Delivery, Job, JobRequest
 from bot.prompts import MAX_IMAGES, MAX_PROMPT_CHARS, MAX_SEED, check_options, clean_prompt
-from cogs.checks import is_moderator
+from cogs.checks import budget_roles, is_moderator
 from cogs.imagine.embeds import usage_embed
 from cogs.imagine.presenter import DiscordPresenter
 
@@ -88,8 +88,7 @@ class Imagine(commands.Cog):
         target = member or interaction.user
         if target.id != interaction.user.id and not is_moderator(interaction.permissions):
             raise NotAllowedError("Only moderators can see someone else's usage.")
-        roles = [role.id for role in getattr(target, "roles", [])]
-        usage = await self.bot.ledger.usage(interaction.guild_id, target.id, roles)
+        usage = await self.bot.ledger.usage(interaction.guild_id, target.id, budget_roles(target))
         await interaction.followup.send(embed=usage_embed(target, usage), ephemeral=True)
 
     # --- shared with the buttons ----------------------------------------------------------------
@@ -109,7 +108,6 @@ class Imagine(commands.Cog):
         assert interaction.guild_id is not None
         assert interaction.channel_id is not None
         image_size = check_options(size, seed, count, self.bot.config.image_sizes)
-        roles = getattr(interaction.user, "roles", [])
         return JobRequest(
             guild_id=interaction.guild_id,
             channel_id=interaction.channel_id,
@@ -121,7 +119,7 @@ class Imagine(commands.Cog):
             seed=seed,
             output_format=output_format or self.bot.config.pixazo_output_format,
             parent_id=parent_id,
-            role_ids=tuple(role.id for role in roles if role.id != interaction.guild_id),
+            role_ids=budget_roles(interaction.user),
             member_name=interaction.user.display_name,
         )
 
