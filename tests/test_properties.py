@@ -182,12 +182,43 @@ def test_review_cards_never_exceed_discord_limits(prompt: str) -> None:
     within_limits(embed.to_dict(), len(embed))  # type: ignore[arg-type]
 
 
+# Alphabets of scripts that space their words, and of scripts (and emoji) that do not.
+SPACED_ALPHABETS = [
+    "abcdefghijklmnopqrstuvwxyz",
+    "абвгдежзийклмнопрстуфхцчшщыэюя",
+    "αβγδεζηθικλμνξοπρστυφχψω",
+    "ابتثجحخدذرزسشصضطظعغفقكلمنهوي",
+    "אבגדהוזחטיכלמנסעפצקרשת",
+]
+UNSPACED_ALPHABETS = [
+    "的一是不了人我在有他这中大来上国个到说们为子和你地出道也时年得就那要下以生会自着去之过家学对可她里",
+    "あいうえおかきくけこさしすせそたちつてとなにぬねのはひふへほまみむめもやゆよらりるれろわをん",
+    "アイウエオカキクケコサシスセソタチツテトナニヌネノハヒフヘホマミムメモヤユヨラリルレロワヲン",
+    "가나다라마바사아자차카타파하강남달람맘밤삼앙장창",
+    "กขคงจฉชซญดตถทนบปผพฟภมยรลวศสหอฮ",
+    "🍆🍑🔥💀👍🐍🦊🌶🍌💩",
+]
+SPACED_TERMS = st.sampled_from(SPACED_ALPHABETS).flatmap(lambda a: st.text(alphabet=a, min_size=3, max_size=12))
+UNSPACED_TERMS = st.sampled_from(UNSPACED_ALPHABETS).flatmap(lambda a: st.text(alphabet=a, min_size=1, max_size=4))
+
+
 @EXAMPLES
-@given(
-    st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=3, max_size=12), st.text(max_size=60), st.text(max_size=60)
-)
+@given(SPACED_TERMS, st.text(max_size=60), st.text(max_size=60))
 def test_a_blocked_word_is_found_wherever_it_stands_alone(term: str, before: str, after: str) -> None:
     assert find_blocked_term(f"{before} {term.upper()} {after}", [term]) == term
+
+
+@EXAMPLES
+@given(UNSPACED_TERMS, st.text(max_size=60), st.text(max_size=60), st.sampled_from(["", " ", ".", "\u200b"]))
+def test_a_blocked_run_in_an_unspaced_script_is_found_anywhere(term: str, before: str, after: str, gap: str) -> None:
+    disguised = gap.join(term)
+    assert find_blocked_term(f"{before} {disguised} {after}", [term]) == term
+
+
+@EXAMPLES
+@given(SPACED_TERMS, SPACED_TERMS)
+def test_a_spaced_word_never_matches_inside_a_longer_word(term: str, longer: str) -> None:
+    assert find_blocked_term(f"{term}{longer} {longer}{term}", [term]) is None
 
 
 @EXAMPLES
