@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import os
 import signal
@@ -49,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.health import run_checks
 
         return asyncio.run(run_checks(config, health_only=args.health))
+    if command == "imagine" and not os.environ.get("LOG_LEVEL", "").strip():
+        config = dataclasses.replace(config, log_level="WARNING")  # the progress line is what matters there
     setup_logging(config)
     try:
         if command == "imagine":
@@ -141,11 +144,28 @@ async def _sync(config: Config, guild_id: int | None) -> int:
 
 async def _imagine(config: Config, args: argparse.Namespace) -> int:
     from bot.jobs import JobRunner, RunnerSettings
-    from bot.models import Delivery, JobRequest
+    from bot.models import Delivery, JobOrigin, JobRequest, JobState
     from bot.prompts import check_options, clean_prompt
-    from bot.terminal import TerminalSink, plain
+    from bot.terminal import TerminalSink, check_writable, plain
 
-    sink = TerminalSink(Path(args.output))
+    output = Path(args.output)
+    sink = TerminalSink(output)
+    try:
+        check_writable(output)
+        request = JobRequest(
+            guild_id=0,  # the operator's own use is counted like a server's, against the global budget
+            channel_id=0,
+            member_id=0,
+            prompt=clean_prompt(args.prompt),
+            size=args.size,
+            image_size=check_options(args.size, args.seed, args.count, config.image_sizes),
+            count=args.count,
+            seed=args.seed,
+            output_format=config.pixazo_output_format,
+        )
+    except BotError as exc:
+        print(plain(str(exc)), file=sys.stderr)
+        return 1
     async with services(config) as resources:
         runner = JobRunner(
             resources.storage,
@@ -154,27 +174,20 @@ async def _imagine(config: Config, args: argparse.Namespace) -> int:
             sink,
             RunnerSettings.from_config(config),
             moderation=resources.moderation,
+            origin=JobOrigin.TERMINAL,
         )
+        await runner.settle_abandoned()  # an earlier run that was stopped before it finished
         try:
-            request = JobRequest(
-                guild_id=0,  # the operator's own use is counted like a server's, against the global budget
-                channel_id=0,
-                member_id=0,
-                prompt=clean_prompt(args.prompt),
-                size=args.size,
-                image_size=check_options(args.size, args.seed, args.count, config.image_sizes),
-                count=args.count,
-                seed=args.seed,
-                output_format=config.pixazo_output_format,
-            )
-            await runner.submit(request, Delivery())
-            await sink.finished.wait()
+            job = await runner.submit(request, Delivery())
+            sink.job_id = job.id
+            done = await runner.wait(job.id)
         except BotError as exc:
             print(plain(str(exc)), file=sys.stderr)
             return 1
         finally:
             await runner.close()
-    return 0 if sink.succeeded else 1
+            await runner.settle_abandoned()  # Ctrl-C: what this run leaves unfinished is settled now
+    return 0 if done.state is JobState.DELIVERED else 1
 
 
 def _simulate(args: argparse.Namespace) -> int:

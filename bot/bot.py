@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 EXTENSIONS = ("cogs.imagine", "cogs.admin", "cogs.moderation")
 TREE_HASH_KEY = "command_tree_hash"
 PUBLIC_PLACEHOLDER = "public_placeholder"  # Interaction.extras key: a public "thinking…" reply is showing
+ON_ANSWERED = "on_answered"  # Interaction.extras key: what to await once the member has been given the reason
 
 
 class ImagineTree(app_commands.CommandTree["ImagineBot"]):
@@ -162,6 +163,9 @@ async def explain(interaction: discord.Interaction[Any], error: Exception) -> No
         log.error("unexpected error in %s", _what(interaction), exc_info=original)
         text = "Something went wrong on our side; it has been logged."
     await reply_privately(interaction, text)
+    answered = interaction.extras.pop(ON_ANSWERED, None)
+    if answered is not None:
+        await answered()
 
 
 async def reply_privately(interaction: discord.Interaction[Any], text: str) -> None:

@@ -54,6 +54,7 @@ class Config:
     member_queue_size: int = 3
     max_active_jobs: int = 20
     job_timeout_minutes: float = 30.0
+    queue_timeout_minutes: float = 30.0
     poll_min_seconds: float = 1.0
     poll_max_seconds: float = 10.0
     max_image_mb: float = 25.0
@@ -92,6 +93,7 @@ class Config:
             "member_queue_size": reader.get("MEMBER_QUEUE_SIZE", _int_between(0, 20)),
             "max_active_jobs": reader.get("MAX_ACTIVE_JOBS", _int_between(1, 1000)),
             "job_timeout_minutes": reader.get("JOB_TIMEOUT_MINUTES", _number_between(0.05, 24 * 60)),
+            "queue_timeout_minutes": reader.get("QUEUE_TIMEOUT_MINUTES", _number_between(0.05, 24 * 60)),
             "poll_min_seconds": reader.get("POLL_MIN_SECONDS", _number_between(0.05, 60)),
             "poll_max_seconds": reader.get("POLL_MAX_SECONDS", _number_between(0.05, 300)),
             "max_image_mb": reader.get("MAX_IMAGE_MB", _number_between(0.01, 100)),

@@ -132,13 +132,22 @@ class JobState(StrEnum):
         return self in (JobState.DELIVERED, JobState.FAILED, JobState.CANCELLED)
 
 
+class JobOrigin(StrEnum):
+    """Which sink made a job: a process resumes only the jobs of its own sink."""
+
+    DISCORD = "discord"
+    TERMINAL = "terminal"
+
+
 class FailureKind(StrEnum):
     SAFETY = "safety"  # the API's safety check refused the prompt
     UPSTREAM = "upstream"  # Pixazo failed (an HTTP error, a system error, no images)
     BALANCE = "balance"  # the operator's Pixazo balance is exhausted
     BUSY = "busy"  # Pixazo kept rate limiting
     INTERRUPTED = "interrupted"  # a submit whose answer never came: maybe billed, never resent
-    TIMEOUT = "timeout"
+    TIMEOUT = "timeout"  # Pixazo took longer than the job's render deadline
+    WAITED = "waited"  # it waited in the bot's own queue longer than allowed, and was never sent
+    ABANDONED = "abandoned"  # its run stopped before the end (a terminal run's Ctrl-C): charged if sent
     DELIVERY = "delivery"  # the image could not be fetched or posted
 
 
@@ -191,8 +200,23 @@ class Delivery:
     interaction_token: str | None = field(default=None, repr=False)
     token_expires_at: datetime | None = None
     message_id: int | None = None  # the public reply, once known
-    channel_message_id: int | None = None  # the bot's own message after the token hand-off
+    channel_message_id: int | None = None  # the bot's own message, once the reply cannot carry the job
     attachment_limit: int | None = None  # bytes per file the interaction may attach
+    interaction_id: int | None = None  # the interaction recorded while it was being deferred
+
+
+@dataclass(frozen=True, slots=True)
+class PendingInteraction:
+    """An acknowledged interaction that has no job yet: answered at the next start if it never gets one."""
+
+    id: int
+    application_id: int
+    token: str = field(repr=False)
+    guild_id: int
+    channel_id: int
+    member_id: int
+    expires_at: datetime
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +237,9 @@ class Job:
     failure_reason: str | None = None
     finished_at: datetime | None = None
     notified: bool = False  # the member was told how it ended
+    origin: JobOrigin = JobOrigin.DISCORD
+    sent_at: datetime | None = None  # when it left the bot's own queue for Pixazo: its render deadline runs from here
+    images_posting: int | None = None  # set before the result is posted: how many images it carries
 
     @property
     def guild_id(self) -> int:

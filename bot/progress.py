@@ -97,6 +97,15 @@ def failure_sentence(kind: FailureKind | None, reason: str | None, *, charged: b
         )
     if kind is FailureKind.TIMEOUT:
         return f"Your image took too long and timed out. {money}"
+    if kind is FailureKind.WAITED:
+        return f"Your request waited too long behind your other images and was never sent. {money}"
+    if kind is FailureKind.ABANDONED:
+        if charged:
+            return (
+                "The request was stopped before it finished; it was counted against your budget, "
+                "since the image service may have made it."
+            )
+        return "The request was stopped before it was sent. You were not charged."
     if kind is FailureKind.DELIVERY:
         return f"Your image was made but could not be fetched or posted. {money}"
     return f"The image service could not make this image. {money}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import sys
 from collections.abc import Sequence
@@ -10,7 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from bot.models import DownloadedImage, Job, Usage
+from bot.errors import InvalidRequestError
+from bot.models import DownloadedImage, Job, PendingInteraction, Usage
 from bot.moderation import Failure
 from bot.money import Money
 from bot.progress import Progress, describe, failure_sentence
@@ -23,14 +23,30 @@ def plain(text: str) -> str:
     return _DISCORD_TIME.sub(lambda m: datetime.fromtimestamp(int(m[1]), UTC).strftime("%Y-%m-%d %H:%M UTC"), text)
 
 
+def check_writable(output: Path) -> None:
+    """Refuse, before anything is spent, an output the image could not be saved to."""
+    if output.is_dir():
+        raise InvalidRequestError(f"{output} is a folder; give a file name to save the image as.")
+    folder = output.parent
+    if not folder.is_dir():
+        raise InvalidRequestError(f"{output} cannot be written: the folder {folder} does not exist.")
+    existed = output.exists()
+    try:
+        with output.open("ab"):
+            pass
+    except OSError as exc:
+        raise InvalidRequestError(f"{output} cannot be written: {exc.strerror or exc}.") from None
+    if not existed:
+        output.unlink()
+
+
 class TerminalSink:
     """Shows one job's progress on a single updating line and writes its images next to `output`."""
 
     def __init__(self, output: Path, stream: TextIO = sys.stderr) -> None:
         self.output = output
         self.stream = stream
-        self.finished = asyncio.Event()
-        self.succeeded = False
+        self.job_id: int | None = None  # the job of this run; others are an earlier run's, settled now
         self.written: list[Path] = []
 
     async def progress(self, job: Job, progress: Progress) -> None:
@@ -46,18 +62,21 @@ class TerminalSink:
             self.written.append(path)
         cost = Money(job.cost // job.request.count * len(images))
         self._line(f"Saved {', '.join(map(str, self.written))} · {cost} · {Money(usage.left)} left today", end="\n")
-        self.succeeded = True
-        self.finished.set()
 
-    async def delivered_images(self, job: Job) -> int:
+    async def delivered_images(self, job: Job) -> int | None:
         return 0
 
     async def reported(self, failure: Failure) -> None:
         return None  # no moderators in a terminal
 
+    async def never_started(self, pending: PendingInteraction) -> None:
+        return None  # a terminal run has no interactions
+
     async def fail(self, job: Job, *, charged: bool, usage: Usage) -> None:
-        self._line(plain(failure_sentence(job.failure_kind, job.failure_reason, charged=charged)), end="\n")
-        self.finished.set()
+        sentence = plain(failure_sentence(job.failure_kind, job.failure_reason, charged=charged))
+        if job.id != self.job_id:
+            sentence = f"An earlier run's job {job.id} (“{job.request.prompt[:40]}”): {sentence}"
+        self._line(sentence, end="\n")
 
     def _line(self, text: str, end: str = "") -> None:
         if self.stream.isatty():

@@ -21,6 +21,21 @@ FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05, total_seco
 Serve = Callable[[web.Application], Awaitable[str]]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--run-install", action="store_true", help="also run the tests that install packages from the index (CI does)"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--run-install"):
+        return
+    skip = pytest.mark.skip(reason="installs from the package index: run with --run-install (.ci/run does)")
+    for item in items:
+        if "install" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture
 async def serve() -> AsyncIterator[Serve]:
     """Start aiohttp applications on free ports of 127.0.0.1; yields their base URLs."""

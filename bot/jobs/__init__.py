@@ -3,6 +3,6 @@
 from bot.jobs.admission import admit
 from bot.jobs.runner import JobRunner
 from bot.jobs.settings import RunnerSettings
-from bot.jobs.sink import DeliveryError, JobSink
+from bot.jobs.sink import DeliveryError, JobMessages, JobSink
 
-__all__ = ["DeliveryError", "JobRunner", "JobSink", "RunnerSettings", "admit"]
+__all__ = ["DeliveryError", "JobMessages", "JobRunner", "JobSink", "RunnerSettings", "admit"]

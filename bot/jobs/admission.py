@@ -13,7 +13,7 @@ from datetime import datetime
 
 from bot.errors import ChannelNotAllowedError, MemberBlockedError, PromptBlockedError, TooManyJobsError
 from bot.ledger import Ledger
-from bot.models import Delivery, Job, JobRequest, ReportSource
+from bot.models import Delivery, Job, JobOrigin, JobRequest, ReportSource
 from bot.moderation import Moderation
 from bot.safety import find_blocked_term
 from bot.storage import Storage
@@ -30,6 +30,7 @@ async def admit(
     *,
     queue_limit: int,
     now: datetime,
+    origin: JobOrigin = JobOrigin.DISCORD,
 ) -> Job:
     """Record the job with its money set aside, or raise the `BotError` that says why not."""
     refused: PromptBlockedError | None = None
@@ -70,5 +71,5 @@ async def admit(
         if request.member_name:
             await tx.guilds.remember_name(request.guild_id, request.member_id, request.member_name, now)
         return await tx.jobs.insert(
-            request, reservation_id=reservation.id, cost=reservation.amount, delivery=delivery, now=now
+            request, reservation_id=reservation.id, cost=reservation.amount, delivery=delivery, now=now, origin=origin
         )

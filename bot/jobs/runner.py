@@ -2,9 +2,11 @@
 
 Every transition is written to the database before it is acted on, so a job found at start can be
 carried on from where it stopped: a job found in ``submitting`` may have been billed and is never
-sent twice; a job found in ``delivering`` is checked with the sink before it is posted again.
-`JobRunner` also keeps the caps: a few jobs per member in flight, a bounded local queue behind
-them, and a global limit on jobs polled at once.
+sent twice; a job found in ``delivering`` with a result on its way is checked with the sink before it
+is posted again. A submit abandoned in flight, whatever abandons it, is settled as interrupted and
+charged. `JobRunner` also keeps the caps: a few jobs per member in flight, a bounded local queue behind
+them, and a global limit on jobs polled at once. A runner serves the jobs of one sink (`JobOrigin`) and
+never touches another's.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.aio import to_the_end
 from bot.errors import (
     PixazoAuthError,
     PixazoBalanceError,
@@ -37,8 +40,10 @@ from bot.models import (
     FailureKind,
     GenerationRequest,
     Job,
+    JobOrigin,
     JobRequest,
     JobState,
+    PendingInteraction,
     ReportSource,
     ReservationState,
     UpstreamState,
@@ -66,6 +71,7 @@ class JobRunner:
         clock: Callable[[], datetime] = utc_now,
         moderation: Moderation | None = None,
         metrics: Metrics | None = None,
+        origin: JobOrigin = JobOrigin.DISCORD,
     ) -> None:
         self._storage = storage
         self._ledger = ledger
@@ -75,14 +81,23 @@ class JobRunner:
         self._sink = sink
         self.settings = settings or RunnerSettings()
         self._clock = clock
+        self._origin = origin
         self._scheduler = Scheduler(
             member_max=self.settings.member_max_jobs,
             global_max=self.settings.max_active_jobs,
             run=self._run,
             waiting_moved=lambda job, place: self._chore(self._progress(job, Progress(Stage.WAITING, position=place))),
             counts=self._metrics.jobs_in_flight,
+            wait_limit=self.settings.queue_timeout_seconds,
+            expired=lambda job: self._chore(
+                self._fail(job.id, FailureKind.WAITED, "waited too long in the bot's own queue")
+            ),
+            clock=clock,
         )
         self._chores: set[asyncio.Task[None]] = set()
+        self._endings: dict[int, asyncio.Event] = {}  # set once a job has ended and its member was told
+        self._hand_offs: dict[int, asyncio.TimerHandle] = {}
+        self._started_at = clock()
         self._closing = False
 
     # --- taking work ----------------------------------------------------------------------------
@@ -105,30 +120,72 @@ class JobRunner:
             delivery,
             queue_limit=self.settings.member_max_jobs + self.settings.member_queue_size,
             now=self._clock(),
+            origin=self._origin,
         )
         log.info("job %s: %s images reserved for member %s", job.id, job.request.count, job.member_id)
         log.debug("job %s: prompt %r", job.id, job.request.prompt)
+        self._track(job)
         self._scheduler.queue(job)
         return job
 
     async def start(self) -> None:
-        """Resume every unfinished job and tell members about endings they missed while the bot was down."""
+        """Resume this sink's unfinished jobs, tell members about endings they missed while the process was
+        down, and answer interactions that were acknowledged but never became a job."""
         async with self._storage.transaction() as tx:
-            unfinished = await tx.jobs.unfinished()
-            unnotified = await tx.jobs.unnotified()
+            unfinished = await tx.jobs.unfinished(self._origin)
+            unnotified = await tx.jobs.unnotified(self._origin)
+            never_started = await tx.jobs.pending_interactions(before=self._started_at)
         for job in unfinished:
+            self._track(job)
             if job.state is JobState.RESERVED:
                 self._scheduler.queue(job)
             else:
                 self._scheduler.run_now(job)
         for job in unnotified:
             self._chore(self._notify_failure(job))
-        if unfinished or unnotified:
-            log.info("resumed %d unfinished jobs; %d endings to announce", len(unfinished), len(unnotified))
+        for pending in never_started:
+            self._chore(self._answer_never_started(pending))
+        if unfinished or unnotified or never_started:
+            log.info(
+                "resumed %d unfinished jobs; %d endings and %d requests that never started to announce",
+                len(unfinished),
+                len(unnotified),
+                len(never_started),
+            )
+
+    async def settle_abandoned(self) -> None:
+        """End every unfinished job of this sink that nobody will carry on (a terminal run that was stopped):
+        charged if Pixazo may have it, released if it was never sent."""
+        async with self._storage.transaction() as tx:
+            unfinished = await tx.jobs.unfinished(self._origin)
+        for job in unfinished:
+            sent = job.state is not JobState.RESERVED
+            log.info("job %s was stopped before it finished; %s", job.id, "charged" if sent else "released")
+            await self._fail(job.id, FailureKind.ABANDONED, "stopped before it finished", charge=sent)
+
+    async def wait(self, job_id: int) -> Job:
+        """The job once it has ended and its member was told."""
+        await self._endings.setdefault(job_id, asyncio.Event()).wait()
+        async with self._storage.transaction() as tx:
+            job = await tx.jobs.get(job_id)
+        assert job is not None
+        return job
+
+    async def remember_interaction(self, pending: PendingInteraction) -> None:
+        """Record an interaction being acknowledged, so a restart can answer it if it never gets a job."""
+        async with self._storage.transaction() as tx:
+            await tx.jobs.remember_interaction(pending)
+
+    async def forget_interaction(self, interaction_id: int) -> None:
+        """The interaction was answered (refused, or its deferral failed): a restart owes it nothing."""
+        async with self._storage.transaction() as tx:
+            await tx.jobs.forget_interaction(interaction_id)
 
     async def close(self) -> None:
         """Stop taking work and cancel what runs; jobs stay where they are and resume on the next start."""
         self._closing = True
+        for timer in self._hand_offs.values():
+            timer.cancel()
         await self._scheduler.close()
         chores = list(self._chores)
         for task in chores:
@@ -149,6 +206,23 @@ class JobRunner:
         self._chores.add(task)
         task.add_done_callback(self._chores.discard)
 
+    def _track(self, job: Job) -> None:
+        """Watch a job that is starting or resuming: its ending, and when its interaction token runs out."""
+        self._endings.setdefault(job.id, asyncio.Event())
+        delivery = job.delivery
+        if delivery.interaction_token is None or delivery.token_expires_at is None or delivery.channel_message_id:
+            return
+        due = delivery.token_expires_at - timedelta(seconds=self.settings.hand_off_margin_seconds)
+        delay = (due - utc_now()).total_seconds()  # Discord's clock, not the ledger's (which tests may move)
+        loop = asyncio.get_running_loop()
+        self._hand_offs[job.id] = loop.call_later(max(0.0, delay), lambda: self._chore(self._hand_off(job.id)))
+
+    def _ended(self, job_id: int) -> None:
+        timer = self._hand_offs.pop(job_id, None)
+        if timer is not None:
+            timer.cancel()
+        self._endings.setdefault(job_id, asyncio.Event()).set()
+
     # --- one job --------------------------------------------------------------------------------
 
     async def _run(self, job: Job) -> None:
@@ -157,9 +231,12 @@ class JobRunner:
                 # Found at start: the submit may have reached Pixazo. Never send it twice.
                 await self._fail(job.id, FailureKind.INTERRUPTED, "interrupted during submit", charge=True)
                 return
-            if job.state is JobState.DELIVERING and (shown := await self._sink.delivered_images(job)):
-                await self._finish_delivered(job, shown)  # posted just before the bot stopped
-                return
+            if job.state is JobState.DELIVERING and job.images_posting is not None:
+                # Its result was being posted when the process stopped: what is on record says if it arrived.
+                shown = await self._sink.delivered_images(job)
+                if shown != 0:
+                    await self._finish_delivered(job, job.images_posting if shown is None else shown)
+                    return
             ended = await self._until_done_upstream(job)
             if ended is not None:
                 await self._conclude(*ended)
@@ -170,24 +247,27 @@ class JobRunner:
             await self._fail(job.id, FailureKind.UPSTREAM, "internal error")
 
     async def _until_done_upstream(self, job: Job) -> tuple[Job, UpstreamStatus] | None:
-        """Submit (if not yet) and poll until Pixazo says it ended, within the job's time limit."""
-        deadline = job.created_at + timedelta(seconds=self.settings.job_timeout_seconds)
-        remaining = (deadline - self._clock()).total_seconds()
+        """Submit (if not yet) and poll until Pixazo says it ended, within the job's render deadline.
+
+        The deadline runs from when the job was sent: time in the bot's own queue does not count.
+        """
+        sent_at = job.sent_at or self._clock()
+        remaining = (sent_at + timedelta(seconds=self.settings.job_timeout_seconds) - self._clock()).total_seconds()
         try:
             async with asyncio.timeout(max(0.0, remaining)):
                 if job.state is JobState.RESERVED:
-                    submitted = await self._submit(job)
+                    submitted = await self._submit(job, sent_at)
                     if submitted is None:
                         return None
                     job = submitted
                 return await self._poll(job)
         except TimeoutError:
-            await self._fail(job.id, FailureKind.TIMEOUT, "timed out")
+            await self._fail(job.id, FailureKind.TIMEOUT, "timed out")  # a submit cut off was settled already
             return None
 
-    async def _submit(self, job: Job) -> Job | None:
-        job = await self._move(job, JobState.SUBMITTING)
+    async def _submit(self, job: Job, sent_at: datetime) -> Job | None:
         await self._progress(job, Progress(Stage.SUBMITTING))
+        job = await self._move(job, JobState.SUBMITTING, sent_at=sent_at)  # nothing awaits between this and the call
         request = job.request
         try:
             submitted = await self._pixazo.submit(
@@ -200,6 +280,11 @@ class JobRunner:
                     num_inference_steps=self.settings.inference_steps,
                 )
             )
+        except asyncio.CancelledError:
+            # A deadline, a shutdown or a terminal's Ctrl-C cut the call off: Pixazo may have the job and bill it.
+            log.warning("job %s: submit abandoned in flight; counting it as billed", job.id)
+            await to_the_end(self._fail(job.id, FailureKind.INTERRUPTED, "stopped while being sent", charge=True))
+            raise
         except PixazoTransientError as exc:
             if exc.request_may_have_arrived:
                 log.warning("job %s: submit interrupted (%s); counting it as billed", job.id, exc)
@@ -248,7 +333,6 @@ class JobRunner:
                         moved, eta = watch.observe(loop.time(), status.queue_position)
                     progress = Progress(Stage.QUEUED, position=status.queue_position, moved=moved, eta_seconds=eta)
                 await self._progress(job, progress)
-            job = await self._hand_off_if_due(job)
             await asyncio.sleep(poll_interval(status, self.settings))
 
     async def _conclude(self, job: Job, status: UpstreamStatus) -> None:
@@ -260,8 +344,6 @@ class JobRunner:
             else:
                 await self._fail(job.id, FailureKind.UPSTREAM, status.reason or "failed upstream")
             return
-        if job.state is not JobState.DELIVERING:
-            job = await self._move(job, JobState.DELIVERING, queue_position=None)
         await self._deliver(job, status)
 
     async def _deliver(self, job: Job, status: UpstreamStatus) -> None:
@@ -276,6 +358,8 @@ class JobRunner:
             reason = "no images in the result" if not status.images else "images could not be fetched"
             await self._fail(job.id, FailureKind.DELIVERY, reason)
             return
+        # written before the post, as every transition: a restart then asks the sink what arrived
+        job = await self._move(job, JobState.DELIVERING, queue_position=None, images_posting=len(images))
         usage = await self._usage(job, charging=len(images))
         try:
             await self._sink.deliver(job, images, usage)
@@ -302,6 +386,7 @@ class JobRunner:
                 await self._ledger.commit(done.reservation_id, images, tx=tx)
         log.info("job %s: delivered %d images", job.id, images)
         self._metrics.job_ended(JobState.DELIVERED.value, images, self._ledger.price_per_image.micros * images)
+        self._ended(job.id)
 
     # --- endings and bookkeeping ----------------------------------------------------------------
 
@@ -320,7 +405,7 @@ class JobRunner:
                 queue_position=None,
             )
             if job is None:
-                return  # it ended already
+                return  # it ended already (and was announced where it ended)
             if job.reservation_id is not None:
                 if charge:
                     await self._ledger.commit(job.reservation_id, tx=tx)
@@ -342,6 +427,7 @@ class JobRunner:
         level = logging.ERROR if kind is FailureKind.BALANCE else logging.INFO
         log.log(level, "job %s: failed (%s): %s", job.id, kind.value, reason)
         await self._notify_failure(job)
+        self._ended(job.id)
         if failure is not None:
             await self._sink.reported(failure)
 
@@ -364,22 +450,28 @@ class JobRunner:
             raise RuntimeError(f"job {job.id} left {job.state} behind the runner's back")
         return moved
 
-    async def _hand_off_if_due(self, job: Job) -> Job:
-        delivery = job.delivery
-        if delivery.interaction_token is None or delivery.token_expires_at is None or delivery.channel_message_id:
-            return job
-        due = delivery.token_expires_at - timedelta(seconds=self.settings.hand_off_margin_seconds)
-        if utc_now() < due:  # Discord's clock, not the ledger's (which tests may move)
-            return job
+    async def _hand_off(self, job_id: int) -> None:
+        """Move a job's progress to a channel message before its interaction token expires, wherever it is."""
+        self._hand_offs.pop(job_id, None)
+        async with self._storage.transaction() as tx:
+            job = await tx.jobs.get(job_id)
+        if job is None or job.state.final or job.delivery.channel_message_id or job.delivery.interaction_token is None:
+            return
         try:
-            message_id = await self._sink.hand_off(job)
+            message_id = await self._sink.hand_off(job)  # the sink records the new message as soon as it has it
         except DeliveryError as exc:
             log.warning("job %s: progress could not move to a channel message: %s", job.id, exc)
-            message_id = None
-        async with self._storage.transaction() as tx:
-            moved = await tx.jobs.update(job.id, self._clock(), channel_message_id=message_id, interaction_token=None)
+            return
+        async with self._storage.transaction() as tx:  # the sink recorded the message already; this keeps in step
+            await tx.jobs.update(job.id, self._clock(), interaction_token=None, channel_message_id=message_id)
         log.info("job %s: handed off from the interaction token to message %s", job.id, message_id)
-        return moved or job
+
+    async def _answer_never_started(self, pending: PendingInteraction) -> None:
+        try:
+            await self._sink.never_started(pending)
+        except DeliveryError as exc:
+            log.info("interaction %s: the member could not be told it never started: %s", pending.id, exc)
+        await self.forget_interaction(pending.id)
 
     async def _progress(self, job: Job, progress: Progress) -> None:
         try:

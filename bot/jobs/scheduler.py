@@ -1,10 +1,15 @@
-"""Which jobs run now: a few per member, a global limit, and the bot's own queue behind them, oldest first."""
+"""Which jobs run now: a few per member, a global limit, and the bot's own queue behind them, oldest first.
+
+A job waits at most `wait_limit` seconds from when it was admitted; then it is taken out of the queue and
+handed to `expired` instead of being run.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
 from collections.abc import Callable, Coroutine
+from datetime import datetime
 from typing import Any
 
 from bot.models import Job
@@ -21,13 +26,20 @@ class Scheduler:
         run: Work,
         waiting_moved: Callable[[Job, int], None],
         counts: Callable[[int, int], None],
+        wait_limit: float,
+        expired: Callable[[Job], None],
+        clock: Callable[[], datetime],
     ) -> None:
         self._member_max = member_max
         self._global_max = global_max
         self._run = run
         self._waiting_moved = waiting_moved  # told each waiting job's new place in the queue
         self._counts = counts  # told how many run and wait, after every change
+        self._wait_limit = wait_limit
+        self._expired = expired
+        self._clock = clock
         self._waiting: dict[int, Job] = {}  # oldest first
+        self._timers: dict[int, asyncio.TimerHandle] = {}
         self._shown: dict[int, int] = {}  # the place each waiting job was last told
         self._running: dict[int, asyncio.Task[None]] = {}
         self._by_member: Counter[tuple[int, int]] = Counter()
@@ -41,6 +53,9 @@ class Scheduler:
         """Wait for a free slot, then run."""
         self._waiting[job.id] = job
         self.pump()
+        if job.id in self._waiting:
+            left = self._wait_limit - (self._clock() - job.created_at).total_seconds()
+            self._timers[job.id] = asyncio.get_running_loop().call_later(max(0.0, left), self._expire, job.id)
 
     def run_now(self, job: Job) -> None:
         """Run at once, whatever the caps (a job resumed mid-flight already holds its place upstream)."""
@@ -71,8 +86,7 @@ class Scheduler:
             if len(self._running) >= self._global_max:
                 break
             if self._by_member[(job.guild_id, job.member_id)] < self._member_max:
-                del self._waiting[job_id]
-                self._shown.pop(job_id, None)
+                self._leave_queue(job_id)
                 self.run_now(job)
         self._counts(len(self._running), len(self._waiting))
         for place, job in enumerate(self._waiting.values(), start=1):
@@ -83,7 +97,24 @@ class Scheduler:
     async def close(self) -> None:
         """Start nothing more and cancel what runs."""
         self._closed = True
+        for timer in self._timers.values():
+            timer.cancel()
         tasks = list(self._running.values())
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _expire(self, job_id: int) -> None:
+        job = self._waiting.get(job_id)
+        if job is None or self._closed:
+            return
+        self._leave_queue(job_id)
+        self._expired(job)
+        self.pump()
+
+    def _leave_queue(self, job_id: int) -> Job:
+        self._shown.pop(job_id, None)
+        timer = self._timers.pop(job_id, None)
+        if timer is not None:
+            timer.cancel()
+        return self._waiting.pop(job_id)

@@ -12,7 +12,8 @@ class RunnerSettings:
     member_max_jobs: int = 2
     member_queue_size: int = 3
     max_active_jobs: int = 20
-    job_timeout_seconds: float = 30 * 60
+    job_timeout_seconds: float = 30 * 60  # from the submit on: Pixazo's queue and rendering
+    queue_timeout_seconds: float = 30 * 60  # in the bot's own queue, before anything is sent
     poll_min_seconds: float = 1.0
     poll_max_seconds: float = 10.0
     max_image_bytes: int = 25 * 1024 * 1024
@@ -27,6 +28,7 @@ class RunnerSettings:
             member_queue_size=config.member_queue_size,
             max_active_jobs=config.max_active_jobs,
             job_timeout_seconds=config.job_timeout_minutes * 60,
+            queue_timeout_seconds=config.queue_timeout_minutes * 60,
             poll_min_seconds=config.poll_min_seconds,
             poll_max_seconds=config.poll_max_seconds,
             max_image_bytes=config.max_image_bytes,

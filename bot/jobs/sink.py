@@ -1,13 +1,15 @@
-"""Where a job's progress and outcome go: the Protocol the runner reports to."""
+"""Where a job's progress and outcome go: the Protocol the runner reports to, and how a sink records messages."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Protocol
 
-from bot.models import DownloadedImage, Job, Usage
+from bot.models import DownloadedImage, Job, PendingInteraction, Usage
 from bot.moderation import Failure
 from bot.progress import Progress
+from bot.storage import Storage
 
 
 class DeliveryError(Exception):
@@ -15,7 +17,12 @@ class DeliveryError(Exception):
 
 
 class JobSink(Protocol):
-    """Where a job's progress and outcome go: Discord messages, or a terminal."""
+    """Where a job's progress and outcome go: Discord messages, or a terminal.
+
+    A sink that posts a message which may carry a job's progress or result records its id with
+    `JobMessages.record` as soon as it has it, before it does anything else for that job: after a crash,
+    what is on record is all there is to find.
+    """
 
     async def progress(self, job: Job, progress: Progress) -> None: ...
 
@@ -25,8 +32,8 @@ class JobSink(Protocol):
 
     async def deliver(self, job: Job, images: Sequence[DownloadedImage], usage: Usage) -> None: ...
 
-    async def delivered_images(self, job: Job) -> int:
-        """How many images of this job the member can already see (0 if its result was never posted)."""
+    async def delivered_images(self, job: Job) -> int | None:
+        """How many images of this job the member can already see: 0 if none, None if it cannot be told."""
         ...
 
     async def fail(self, job: Job, *, charged: bool, usage: Usage) -> None: ...
@@ -34,3 +41,19 @@ class JobSink(Protocol):
     async def reported(self, failure: Failure) -> None:
         """A safety report was queued for the moderators (and maybe the member was blocked)."""
         ...
+
+    async def never_started(self, pending: PendingInteraction) -> None:
+        """Tell a member whose request was acknowledged before a restart, and never became a job."""
+        ...
+
+
+class JobMessages:
+    """Records the messages a sink posts for a job, on the job's row."""
+
+    def __init__(self, storage: Storage, clock: Callable[[], datetime]) -> None:
+        self._storage = storage
+        self._clock = clock
+
+    async def record(self, job_id: int, message_id: int) -> None:
+        async with self._storage.transaction() as tx:
+            await tx.jobs.update(job_id, self._clock(), channel_message_id=message_id)

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiosqlite
 
+from bot.aio import to_the_end
 from bot.storage.convert import fetch_one
 from bot.storage.guilds import GuildsTable
 from bot.storage.jobs import JobsTable
@@ -65,6 +66,7 @@ class Storage:
         """Open (creating the folder and file if needed) and bring the schema up to date."""
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = await aiosqlite.connect(path, isolation_level=None)
+        conn.row_factory = aiosqlite.Row  # columns by name (and still by position)
         try:
             await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             await conn.execute("PRAGMA journal_mode = WAL")
@@ -100,12 +102,12 @@ class Storage:
                 await self._conn.execute("BEGIN IMMEDIATE")
                 yield Tx(self._conn)
             except BaseException:
-                await _to_the_end(self._conn.rollback())
+                await to_the_end(self._conn.rollback())
                 raise
             try:
-                await _to_the_end(self._conn.commit())
+                await to_the_end(self._conn.commit())
             except BaseException:
-                await _to_the_end(self._conn.rollback())
+                await to_the_end(self._conn.rollback())
                 raise
 
     async def _migrate(self, migrations: Sequence[Sequence[str]]) -> None:
@@ -119,17 +121,3 @@ class Storage:
                     await self._conn.execute(statement)
                 await self._conn.execute(f"PRAGMA user_version = {number}")
             log.info("database %s: applied migration %d", self.path, number)
-
-
-async def _to_the_end(work: Awaitable[None]) -> None:
-    """Await `work` until it is done, even if the caller is cancelled meanwhile; then let the cancellation go on."""
-    task = asyncio.ensure_future(work)
-    cancelled = False
-    while not task.done():
-        try:
-            await asyncio.wait([task])
-        except asyncio.CancelledError:
-            cancelled = True
-    task.result()
-    if cancelled:
-        raise asyncio.CancelledError

@@ -1,4 +1,7 @@
-"""The jobs table: one row per `/imagine` or reroll, the source of truth for its lifecycle."""
+"""The jobs table: one row per `/imagine` or reroll, the source of truth for its lifecycle.
+
+Also the interactions that were acknowledged but have no job yet (`pending_interactions`).
+"""
 
 from __future__ import annotations
 
@@ -8,15 +11,46 @@ from typing import Any
 
 import aiosqlite
 
-from bot.models import Delivery, FailureKind, Job, JobRequest, JobState
+from bot.models import Delivery, FailureKind, Job, JobOrigin, JobRequest, JobState, PendingInteraction
 from bot.storage.convert import fetch_all, fetch_one, from_db, from_db_required, to_db
 
-_COLUMNS = (
-    "id, guild_id, channel_id, member_id, prompt, size, image_size, seed, count, output_format, parent_id, "
-    "state, reservation_id, cost, queue_position, request_id, polling_url, images_delivered, failure_kind, "
-    "failure_reason, application_id, interaction_token, token_expires_at, message_id, channel_message_id, "
-    "attachment_limit, notified, created_at, updated_at, finished_at, role_ids"
+_JOB_COLUMNS = (
+    "id",
+    "origin",
+    "guild_id",
+    "channel_id",
+    "member_id",
+    "role_ids",
+    "prompt",
+    "size",
+    "image_size",
+    "seed",
+    "count",
+    "output_format",
+    "parent_id",
+    "state",
+    "reservation_id",
+    "cost",
+    "queue_position",
+    "request_id",
+    "polling_url",
+    "images_delivered",
+    "images_posting",
+    "failure_kind",
+    "failure_reason",
+    "application_id",
+    "interaction_token",
+    "token_expires_at",
+    "message_id",
+    "channel_message_id",
+    "attachment_limit",
+    "notified",
+    "created_at",
+    "updated_at",
+    "sent_at",
+    "finished_at",
 )
+_COLUMNS = ", ".join(_JOB_COLUMNS)
 _UPDATABLE = frozenset(
     {
         "state",
@@ -25,16 +59,19 @@ _UPDATABLE = frozenset(
         "request_id",
         "polling_url",
         "images_delivered",
+        "images_posting",
         "failure_kind",
         "failure_reason",
         "interaction_token",
         "token_expires_at",
         "message_id",
         "channel_message_id",
+        "sent_at",
         "finished_at",
     }
 )
 _FINAL = tuple(state.value for state in JobState if state.final)
+_INTERACTION_COLUMNS = "id, application_id, token, guild_id, channel_id, member_id, expires_at, created_at"
 
 
 class JobsTable:
@@ -42,38 +79,48 @@ class JobsTable:
         self._conn = conn
 
     async def insert(
-        self, request: JobRequest, *, reservation_id: int, cost: int, delivery: Delivery, now: datetime
+        self,
+        request: JobRequest,
+        *,
+        reservation_id: int,
+        cost: int,
+        delivery: Delivery,
+        now: datetime,
+        origin: JobOrigin = JobOrigin.DISCORD,
     ) -> Job:
+        """Record a new job; the interaction it answers no longer waits for one."""
+        values: dict[str, Any] = {
+            "origin": origin.value,
+            "role_ids": ",".join(map(str, request.role_ids)),
+            "guild_id": request.guild_id,
+            "channel_id": request.channel_id,
+            "member_id": request.member_id,
+            "prompt": request.prompt,
+            "size": request.size,
+            "image_size": request.image_size,
+            "seed": request.seed,
+            "count": request.count,
+            "output_format": request.output_format,
+            "parent_id": request.parent_id,
+            "state": JobState.RESERVED.value,
+            "reservation_id": reservation_id,
+            "cost": cost,
+            "application_id": delivery.application_id,
+            "interaction_token": delivery.interaction_token,
+            "token_expires_at": to_db(delivery.token_expires_at),
+            "message_id": delivery.message_id,
+            "attachment_limit": delivery.attachment_limit,
+            "created_at": to_db(now),
+            "updated_at": to_db(now),
+        }
         row = await fetch_one(
             self._conn,
-            "INSERT INTO jobs (role_ids, guild_id, channel_id, member_id, prompt, size, image_size, seed, count, "
-            "output_format, parent_id, state, reservation_id, cost, application_id, interaction_token, "
-            "token_expires_at, message_id, attachment_limit, created_at, updated_at) "
-            f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'reserved', ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}",
-            (
-                ",".join(map(str, request.role_ids)),
-                request.guild_id,
-                request.channel_id,
-                request.member_id,
-                request.prompt,
-                request.size,
-                request.image_size,
-                request.seed,
-                request.count,
-                request.output_format,
-                request.parent_id,
-                reservation_id,
-                cost,
-                delivery.application_id,
-                delivery.interaction_token,
-                to_db(delivery.token_expires_at),
-                delivery.message_id,
-                delivery.attachment_limit,
-                to_db(now),
-                to_db(now),
-            ),
+            f"INSERT INTO jobs ({', '.join(values)}) VALUES ({_marks(values)}) RETURNING {_COLUMNS}",
+            tuple(values.values()),
         )
         assert row is not None
+        if delivery.interaction_id is not None:
+            await self.forget_interaction(delivery.interaction_id)
         return _job(row)
 
     async def get(self, job_id: int) -> Job | None:
@@ -99,10 +146,14 @@ class JobsTable:
         row = await fetch_one(self._conn, sql, params)
         return None if row is None else _job(row)
 
-    async def unfinished(self) -> list[Job]:
-        """Every job not in a final state, oldest first: what a starting bot must resume."""
-        sql = f"SELECT {_COLUMNS} FROM jobs WHERE state NOT IN ({_marks(_FINAL)}) ORDER BY id"
-        return [_job(row) for row in await fetch_all(self._conn, sql, _FINAL)]
+    async def unfinished(self, origin: JobOrigin | None = None) -> list[Job]:
+        """Jobs not in a final state (of one sink, or all), oldest first: what a starting process must resume."""
+        sql = f"SELECT {_COLUMNS} FROM jobs WHERE state NOT IN ({_marks(_FINAL)})"
+        params: list[Any] = list(_FINAL)
+        if origin is not None:
+            sql += " AND origin = ?"
+            params.append(origin.value)
+        return [_job(row) for row in await fetch_all(self._conn, sql + " ORDER BY id", params)]
 
     async def unfinished_for_member(self, guild_id: int, member_id: int) -> list[Job]:
         sql = (
@@ -116,10 +167,13 @@ class JobsTable:
         sql = f"SELECT {_COLUMNS} FROM jobs WHERE state IN ({_marks(values)}) ORDER BY id"
         return [_job(row) for row in await fetch_all(self._conn, sql, values)]
 
-    async def unnotified(self) -> list[Job]:
-        """Final jobs whose member was not told how they ended (the bot stopped in between)."""
-        sql = f"SELECT {_COLUMNS} FROM jobs WHERE state IN ({_marks(_FINAL)}) AND notified = FALSE ORDER BY id"
-        return [_job(row) for row in await fetch_all(self._conn, sql, _FINAL)]
+    async def unnotified(self, origin: JobOrigin) -> list[Job]:
+        """Final jobs of one sink whose member was not told how they ended (the process stopped in between)."""
+        sql = (
+            f"SELECT {_COLUMNS} FROM jobs WHERE state IN ({_marks(_FINAL)}) AND notified = FALSE "
+            "AND origin = ? ORDER BY id"
+        )
+        return [_job(row) for row in await fetch_all(self._conn, sql, (*_FINAL, origin.value))]
 
     async def forget_member(self, guild_id: int, member_id: int) -> int:
         """Delete a member's jobs and the prompts of their reports. The ledger rows stay, without prompts."""
@@ -134,8 +188,50 @@ class JobsTable:
         )
         return cursor.rowcount
 
+    # --- interactions waiting for their job -------------------------------------------------------
 
-def _marks(values: Sequence[object]) -> str:
+    async def remember_interaction(self, pending: PendingInteraction) -> None:
+        await self._conn.execute(
+            f"INSERT INTO pending_interactions ({_INTERACTION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (id) DO NOTHING",
+            (
+                pending.id,
+                pending.application_id,
+                pending.token,
+                pending.guild_id,
+                pending.channel_id,
+                pending.member_id,
+                to_db(pending.expires_at),
+                to_db(pending.created_at),
+            ),
+        )
+
+    async def forget_interaction(self, interaction_id: int) -> None:
+        await self._conn.execute("DELETE FROM pending_interactions WHERE id = ?", (interaction_id,))
+
+    async def pending_interactions(self, before: datetime) -> list[PendingInteraction]:
+        """Interactions acknowledged before `before` that never got a job."""
+        rows = await fetch_all(
+            self._conn,
+            f"SELECT {_INTERACTION_COLUMNS} FROM pending_interactions WHERE created_at < ? ORDER BY id",
+            (to_db(before),),
+        )
+        return [
+            PendingInteraction(
+                id=row["id"],
+                application_id=row["application_id"],
+                token=row["token"],
+                guild_id=row["guild_id"],
+                channel_id=row["channel_id"],
+                member_id=row["member_id"],
+                expires_at=from_db_required(row["expires_at"]),
+                created_at=from_db_required(row["created_at"]),
+            )
+            for row in rows
+        ]
+
+
+def _marks(values: Sequence[object] | dict[str, Any]) -> str:
     return ", ".join("?" for _ in values)
 
 
@@ -147,43 +243,46 @@ def _column_value(value: object) -> object:
     return value
 
 
-def _job(row: Sequence[Any]) -> Job:
+def _job(row: Any) -> Job:
     request = JobRequest(
-        guild_id=row[1],
-        channel_id=row[2],
-        member_id=row[3],
-        prompt=row[4],
-        size=row[5],
-        image_size=row[6],
-        seed=row[7],
-        count=row[8],
-        output_format=row[9],
-        parent_id=row[10],
-        role_ids=tuple(int(role) for role in row[30].split(",") if role),
+        guild_id=row["guild_id"],
+        channel_id=row["channel_id"],
+        member_id=row["member_id"],
+        prompt=row["prompt"],
+        size=row["size"],
+        image_size=row["image_size"],
+        seed=row["seed"],
+        count=row["count"],
+        output_format=row["output_format"],
+        parent_id=row["parent_id"],
+        role_ids=tuple(int(role) for role in row["role_ids"].split(",") if role),
     )
     delivery = Delivery(
-        application_id=row[20],
-        interaction_token=row[21],
-        token_expires_at=from_db(row[22]),
-        message_id=row[23],
-        channel_message_id=row[24],
-        attachment_limit=row[25],
+        application_id=row["application_id"],
+        interaction_token=row["interaction_token"],
+        token_expires_at=from_db(row["token_expires_at"]),
+        message_id=row["message_id"],
+        channel_message_id=row["channel_message_id"],
+        attachment_limit=row["attachment_limit"],
     )
     return Job(
-        id=row[0],
+        id=row["id"],
+        origin=JobOrigin(row["origin"]),
         request=request,
-        state=JobState(row[11]),
-        reservation_id=row[12],
-        cost=row[13],
-        queue_position=row[14],
-        request_id=row[15],
-        polling_url=row[16],
-        images_delivered=row[17],
-        failure_kind=FailureKind(row[18]) if row[18] else None,
-        failure_reason=row[19],
+        state=JobState(row["state"]),
+        reservation_id=row["reservation_id"],
+        cost=row["cost"],
+        queue_position=row["queue_position"],
+        request_id=row["request_id"],
+        polling_url=row["polling_url"],
+        images_delivered=row["images_delivered"],
+        images_posting=row["images_posting"],
+        failure_kind=FailureKind(row["failure_kind"]) if row["failure_kind"] else None,
+        failure_reason=row["failure_reason"],
         delivery=delivery,
-        notified=bool(row[26]),
-        created_at=from_db_required(row[27]),
-        updated_at=from_db_required(row[28]),
-        finished_at=from_db(row[29]),
+        notified=bool(row["notified"]),
+        created_at=from_db_required(row["created_at"]),
+        updated_at=from_db_required(row["updated_at"]),
+        sent_at=from_db(row["sent_at"]),
+        finished_at=from_db(row["finished_at"]),
     )

@@ -171,8 +171,25 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (guild_id, member_id)
         )""",
     ),
-    # 4: one report per image however many press Report (its moderators decide it once)
+    # 4: which sink made a job, when it was sent, the result being posted, interactions awaiting a job,
+    # and one report per image however many press Report
     (
+        "ALTER TABLE jobs ADD COLUMN origin TEXT NOT NULL DEFAULT 'discord'",
+        "UPDATE jobs SET origin = 'terminal' WHERE guild_id = 0 AND channel_id = 0",
+        "ALTER TABLE jobs ADD COLUMN sent_at TEXT",
+        "ALTER TABLE jobs ADD COLUMN images_posting INTEGER",
+        "DROP INDEX jobs_unfinished",
+        "CREATE INDEX jobs_unfinished ON jobs (origin, state) WHERE state NOT IN ('delivered', 'failed', 'cancelled')",
+        """CREATE TABLE pending_interactions (
+            id              INTEGER PRIMARY KEY,
+            application_id  INTEGER NOT NULL,
+            token           TEXT NOT NULL,
+            guild_id        INTEGER NOT NULL,
+            channel_id      INTEGER NOT NULL,
+            member_id       INTEGER NOT NULL,
+            expires_at      TEXT NOT NULL,
+            created_at      TEXT NOT NULL
+        )""",
         "CREATE UNIQUE INDEX safety_reports_one_per_image ON safety_reports (job_id) "
         "WHERE source = 'member' AND state = 'open'",
     ),

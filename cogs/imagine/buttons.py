@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.bot import PUBLIC_PLACEHOLDER, explain
+from bot.bot import explain
 from bot.errors import BotError, NotAllowedError
 from bot.prompts import MAX_SEED
 
@@ -56,10 +56,9 @@ class RerollButton(
         return cls(int(match["job"]), smaller=match["fmt"] == SMALLER_FORMAT)
 
     async def callback(self, interaction: discord.Interaction[ImagineBot]) -> None:  # type: ignore[override]
-        response = await interaction.response.defer(thinking=True)
-        interaction.extras[PUBLIC_PLACEHOLDER] = True
         try:
             cog = _imagine(interaction)
+            response = await cog.acknowledge(interaction)
             parent = await cog.job(self.job_id)
             if parent is None:
                 raise BotError("That image is no longer on record, so it cannot be rerolled.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -9,10 +11,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.bot import PUBLIC_PLACEHOLDER
+from bot.bot import ON_ANSWERED, PUBLIC_PLACEHOLDER
 from bot.errors import NotAllowedError, PromptBlockedError
-from bot.jobs import JobRunner, RunnerSettings
-from bot.models import Delivery, Job, JobRequest
+from bot.jobs import JobMessages, JobRunner, RunnerSettings
+from bot.models import Delivery, Job, JobRequest, PendingInteraction
 from bot.prompts import MAX_IMAGES, MAX_PROMPT_CHARS, MAX_SEED, check_options, clean_prompt
 from cogs.checks import budget_roles, is_moderator
 from cogs.imagine.embeds import usage_embed
@@ -35,7 +37,7 @@ SIZE_CHOICES = [
 class Imagine(commands.Cog):
     def __init__(self, bot: ImagineBot) -> None:
         self.bot = bot
-        self.presenter = DiscordPresenter(bot)
+        self.presenter = DiscordPresenter(bot, JobMessages(bot.storage, bot.ledger.now))
         self.runner = JobRunner(
             bot.storage,
             bot.ledger,
@@ -72,8 +74,7 @@ class Imagine(commands.Cog):
         seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
         count: app_commands.Range[int, 1, MAX_IMAGES] = 1,
     ) -> None:
-        response = await interaction.response.defer(thinking=True)  # before any other work: Discord waits 3 s
-        interaction.extras[PUBLIC_PLACEHOLDER] = True
+        response = await self.acknowledge(interaction)
         request = self.request_for(
             interaction, prompt=prompt, size=size.value if size else "square", seed=seed, count=count
         )
@@ -92,6 +93,35 @@ class Imagine(commands.Cog):
         await interaction.followup.send(embed=usage_embed(target, usage), ephemeral=True)
 
     # --- shared with the buttons ----------------------------------------------------------------
+
+    async def acknowledge(
+        self, interaction: discord.Interaction[Any]
+    ) -> discord.InteractionCallbackResponse[Any] | None:
+        """Defer with a public "thinking…" reply before any other work (Discord waits 3 s), recording the
+        interaction meanwhile: if the process stops before the job exists, the next start answers it."""
+        assert interaction.guild_id is not None
+        assert interaction.channel_id is not None
+        pending = PendingInteraction(
+            id=interaction.id,
+            application_id=interaction.application_id,
+            token=interaction.token,
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id,
+            member_id=interaction.user.id,
+            expires_at=interaction.expires_at,
+            created_at=self.bot.ledger.now(),
+        )
+        recorded = asyncio.create_task(self.runner.remember_interaction(pending))  # runs while the deferral is sent
+        try:
+            response = await interaction.response.defer(thinking=True)
+        except BaseException:
+            await recorded
+            await self.runner.forget_interaction(interaction.id)
+            raise
+        await recorded
+        interaction.extras[PUBLIC_PLACEHOLDER] = True
+        interaction.extras[ON_ANSWERED] = functools.partial(self.runner.forget_interaction, interaction.id)
+        return response
 
     def request_for(
         self,
@@ -132,6 +162,7 @@ class Imagine(commands.Cog):
             token_expires_at=interaction.expires_at,
             message_id=message_id,
             attachment_limit=interaction.filesize_limit,
+            interaction_id=interaction.id,
         )
         try:
             return await self.runner.submit(request, delivery)

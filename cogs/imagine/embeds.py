@@ -16,6 +16,7 @@ TITLE_LIMIT = 256
 FIELD_VALUE_LIMIT = 1024
 PROMPT_SHOWN = 1800  # the escaped prompt, well inside a description's 4,096 and an embed's 6,000
 COLOUR = discord.Colour.blurple()
+LINKED_FIELD = "Too large to attach"
 
 
 def shown_prompt(prompt: str, limit: int = PROMPT_SHOWN) -> str:
@@ -54,7 +55,7 @@ def result_embed(
     if linked:
         links = "\n".join(f"[image {index}]({url})" for index, url in enumerate(linked, start=len(images) + 1))
         embed.add_field(
-            name="Too large to attach",
+            name=LINKED_FIELD,
             value=_fit(f"{links}\nThese links may expire; Reroll asks for a smaller format.", FIELD_VALUE_LIMIT),
             inline=False,
         )

@@ -3,6 +3,11 @@
 `DiscordPresenter` is the `JobSink` the runner reports to. It edits the interaction's reply while
 the token lives and a message of the bot's own in the channel after that; it edits only on change
 and at most once a second per job, and it never lets an older stage overwrite a newer one.
+
+Every message it posts for a job is recorded on the job's row the moment Discord returns it, and a
+result never arrives as a new message: a placeholder is posted (and recorded) first, then edited into
+the result. An edit can be repeated safely, so a restart that cannot tell whether a result arrived puts
+it in the same message again instead of beside it.
 """
 
 from __future__ import annotations
@@ -11,20 +16,21 @@ import asyncio
 import io
 import logging
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import discord
 
-from bot.jobs import DeliveryError
-from bot.models import DownloadedImage, FailureKind, Job, Usage
+from bot.jobs import DeliveryError, JobMessages
+from bot.models import DownloadedImage, FailureKind, Job, PendingInteraction, Usage
 from bot.moderation import Failure
 from bot.money import Money
 from bot.progress import Progress, Stage, describe, failure_sentence
 from cogs.imagine.buttons import result_view
-from cogs.imagine.embeds import failure_embed, file_name, progress_embed, result_embed
+from cogs.imagine.embeds import LINKED_FIELD, failure_embed, file_name, progress_embed, result_embed
 
 if TYPE_CHECKING:
     from bot.bot import ImagineBot
@@ -35,6 +41,11 @@ _STAGE_ORDER = [Stage.WAITING, Stage.SUBMITTING, Stage.QUEUED, Stage.RENDERING, 
 _REQUEST_LIMIT = 24 * 1024 * 1024  # a little under Discord's 25 MiB per request, for the form's own bytes
 _DEFAULT_FILE_LIMIT = 10 * 1024 * 1024
 _TOKEN_SAFETY = timedelta(seconds=5)
+_LINKED_IMAGE = re.compile(r"\[image \d+\]\(")
+# Discord's alias for an interaction's first reply: discord.py formats a message id into the URL, so the alias
+# stands in where it asks for an int.
+ORIGINAL = cast(int, "@original")
+NEVER_STARTED = "The bot restarted before your request started; nothing was charged. Please try again."
 
 
 @dataclass
@@ -79,11 +90,12 @@ class _Render:
 
 
 class DiscordPresenter:
-    def __init__(self, bot: ImagineBot, *, min_interval: float = 1.0) -> None:
+    def __init__(self, bot: ImagineBot, messages: JobMessages, *, min_interval: float = 1.0) -> None:
         self._bot = bot
+        self._messages = messages
         self._min_interval = min_interval
         self._screens: dict[int, _Screen] = {}
-        self._moved: dict[int, int] = {}  # job id → the channel message that took over from the token
+        self._moved: dict[int, int] = {}  # job id → its channel message, once recorded on the job's row
 
     async def close(self) -> None:
         timers = [screen.timer for screen in self._screens.values() if screen.timer is not None]
@@ -112,7 +124,10 @@ class DiscordPresenter:
         async with screen.lock:
             progress = screen.pending[1] if screen.pending else Progress(Stage.QUEUED)
             render = _Render(embeds=[progress_embed(job, progress, self._price)])
-            message = await self._post(job, render)
+            try:
+                message = await self._post_recorded(job, render)
+            except discord.HTTPException as exc:
+                raise DeliveryError(f"could not post in the channel: {exc}") from exc
             original = self._original(job)
             if original is not None:
                 try:
@@ -146,18 +161,26 @@ class DiscordPresenter:
             )
             await self._show(job, render)
 
-    async def delivered_images(self, job: Job) -> int:
-        prefix = f"imagine-{job.id}-"
-        message_id = self._moved.get(job.id) or job.delivery.channel_message_id or job.delivery.message_id
-        if message_id is None:
-            return 0
-        try:
-            message = await self._channel(job).fetch_message(message_id)
-        except discord.NotFound:
-            return 0
-        except discord.HTTPException as exc:
-            raise DeliveryError(f"could not read the reply: {exc}") from exc
-        return sum(1 for attachment in message.attachments if attachment.filename.startswith(prefix))
+    async def delivered_images(self, job: Job) -> int | None:
+        """Images of this job the member can see, read from the messages on the job's row and nowhere else.
+
+        None when a message on record could not be read (no Read Message History, say): it cannot be told.
+        """
+        unreadable = False
+        for message_id in (job.delivery.channel_message_id, job.delivery.message_id):
+            if message_id is None:
+                continue
+            try:
+                message = await self._read(job, message_id)
+            except discord.NotFound:
+                continue
+            except discord.HTTPException as exc:
+                log.info("job %s: message %s could not be read back: %s", job.id, message_id, exc)
+                unreadable = True
+                continue
+            if shown := _images_shown(job, message):
+                return shown
+        return None if unreadable else 0
 
     async def fail(self, job: Job, *, charged: bool, usage: Usage) -> None:
         screen = self._take_screen(job.id)
@@ -180,6 +203,19 @@ class DiscordPresenter:
 
     async def reported(self, failure: Failure) -> None:
         self._bot.dispatch("safety_report", failure.report, failure.auto_block)
+
+    async def never_started(self, pending: PendingInteraction) -> None:
+        if pending.expires_at - _TOKEN_SAFETY <= datetime.now(UTC):
+            raise DeliveryError("the interaction token has expired")
+        webhook = self._interaction_webhook(pending.application_id, pending.token)
+        try:
+            try:
+                await webhook.delete_message(ORIGINAL)
+            except discord.HTTPException:
+                await webhook.edit_message(ORIGINAL, content="This request could not go ahead.")
+            await webhook.send(NEVER_STARTED, ephemeral=True)
+        except discord.HTTPException as exc:
+            raise DeliveryError(str(exc)) from exc
 
     # --- showing --------------------------------------------------------------------------------
 
@@ -238,18 +274,29 @@ class DiscordPresenter:
                     if exc.status >= 500 or exc.status == 429 or exc.code == 40005:
                         raise
                     log.info("job %s: the reply cannot be edited (%s); posting a new message", job.id, exc)
-            self._moved[job.id] = (await self._post(job, render)).id
+            await self._post_recorded(job, render)
         except discord.HTTPException as exc:
             raise DeliveryError(str(exc)) from exc
         finally:
             if render.view is not None:
                 render.view.stop()  # the buttons are dynamic items: no need to keep the view in memory
 
-    async def _post(self, job: Job, render: _Render) -> discord.Message:
-        try:
-            return await self._channel(job).send(**render.as_send())
-        except discord.HTTPException as exc:
-            raise DeliveryError(f"could not post in the channel: {exc}") from exc
+    async def _post_recorded(self, job: Job, render: _Render) -> discord.Message:
+        """Post a new message for the job and record it before anything else; a result goes in by an edit."""
+        result = bool(render.files or render.view)
+        first = _Render(embeds=[progress_embed(job, Progress(Stage.DELIVERING), self._price)]) if result else render
+        message = await self._channel(job).send(**first.as_send())
+        await self._messages.record(job.id, message.id)
+        self._moved[job.id] = message.id
+        if result:
+            await message.edit(**render.as_edit())
+        return message
+
+    async def _read(self, job: Job, message_id: int) -> discord.Message:
+        """One of the job's messages as Discord has it: the reply through its token while that lives."""
+        if message_id == job.delivery.message_id and self._token_usable(job):
+            return await self._webhook(job).fetch_message(message_id)
+        return await self._channel(job).fetch_message(message_id)
 
     async def _withdraw(self, job: Job) -> None:
         """Remove the public reply of a job that failed for reasons that are the member's business only."""
@@ -270,13 +317,15 @@ class DiscordPresenter:
         delivery = job.delivery
         assert delivery.application_id is not None
         assert delivery.interaction_token is not None
-        webhook = discord.Webhook.partial(delivery.application_id, delivery.interaction_token, client=self._bot)
+        return self._interaction_webhook(delivery.application_id, delivery.interaction_token)
+
+    def _interaction_webhook(self, application_id: int, token: str) -> discord.Webhook:
+        webhook = discord.Webhook.partial(application_id, token, client=self._bot)
         webhook.type = discord.WebhookType.application  # an interaction's webhook: it may send ephemeral messages
         return webhook
 
     def _reply_id(self, job: Job) -> int:
-        # discord.py formats the id into the URL; "@original" is the documented alias for the first reply
-        return job.delivery.message_id or "@original"  # type: ignore[return-value]
+        return job.delivery.message_id or ORIGINAL
 
     def _token_usable(self, job: Job) -> bool:
         delivery = job.delivery
@@ -286,3 +335,16 @@ class DiscordPresenter:
             and delivery.token_expires_at is not None
             and delivery.token_expires_at - _TOKEN_SAFETY > datetime.now(UTC)
         )
+
+
+def _images_shown(job: Job, message: discord.Message) -> int:
+    """This job's images a message carries: attached, or linked when they were too large to attach."""
+    prefix = f"imagine-{job.id}-"
+    attached = sum(1 for attachment in message.attachments if attachment.filename.startswith(prefix))
+    linked = sum(
+        len(_LINKED_IMAGE.findall(embed_field.value or ""))
+        for embed in message.embeds
+        for embed_field in embed.fields
+        if embed_field.name == LINKED_FIELD
+    )
+    return attached + linked

@@ -1,0 +1,169 @@
+"""`python -m bot imagine`: the terminal command as the operator runs it, against the simulator.
+
+It charges what it delivers, settles what an interrupted run left behind, and never touches the bot's jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.models import Delivery, FailureKind, Job, JobRequest, JobState, ReservationState
+from bot.simulator import BASE_PATH, Endpoint, Simulator, SimulatorSettings
+from bot.storage import Storage
+from tests.conftest import TEST_KEY, Serve
+from tests.harness import DISCORD_TOKEN
+
+ROOT = Path(__file__).resolve().parent.parent
+PRICE = 8_000
+
+
+@pytest.fixture
+def sim_settings() -> SimulatorSettings:
+    return SimulatorSettings(api_key=TEST_KEY, render_seconds=0.05, concurrency=4)
+
+
+def environment(tmp_path: Path, sim_url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DISCORD_TOKEN": DISCORD_TOKEN,
+        "PIXAZO_API_KEY": TEST_KEY,
+        "PIXAZO_BASE_URL": sim_url,
+        "DATABASE_URL": f"sqlite:///{tmp_path}/imagine.db",
+        "POLL_MIN_SECONDS": "0.05",
+        "POLL_MAX_SECONDS": "0.2",
+    }
+
+
+async def start(tmp_path: Path, sim_url: str, *args: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "imagine",
+        *args,
+        env=environment(tmp_path, sim_url),
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def run(tmp_path: Path, sim_url: str, *args: str) -> tuple[int, str]:
+    process = await start(tmp_path, sim_url, *args)
+    _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return process.returncode, stderr.decode()
+
+
+async def jobs_and_charged(path: Path) -> tuple[list[Job], int, int]:
+    """Every job, the total charged, and what is still reserved."""
+    storage = await Storage.open(path)
+    try:
+        async with storage.transaction() as tx:
+            jobs = await tx.jobs.by_state(list(JobState))
+            charged = await tx.spend.total_charged()
+            reservations = [await tx.spend.get(job.reservation_id) for job in jobs if job.reservation_id]
+    finally:
+        await storage.close()
+    reserved = sum(r.amount for r in reservations if r is not None and r.state is ReservationState.RESERVED)
+    return jobs, charged, reserved
+
+
+async def test_ten_terminal_runs_in_a_row_are_each_delivered_and_charged(tmp_path: Path, sim_url: str) -> None:
+    for n in range(10):
+        code, stderr = await run(tmp_path, sim_url, f"fox {n}", "-o", str(tmp_path / f"fox-{n}.png"))
+        assert code == 0, stderr
+        assert (tmp_path / f"fox-{n}.png").read_bytes().startswith(b"\x89PNG")
+    jobs, charged, reserved = await jobs_and_charged(tmp_path / "imagine.db")
+    assert [job.state for job in jobs] == [JobState.DELIVERED] * 10
+    assert all(job.images_delivered == 1 for job in jobs)
+    assert (charged, reserved) == (10 * PRICE, 0)
+
+
+async def test_an_output_that_cannot_be_written_is_refused_before_anything_is_sent(
+    tmp_path: Path, sim_url: str, simulator: Simulator
+) -> None:
+    (tmp_path / "a-folder.png").mkdir()
+    for output in (tmp_path / "missing" / "fox.png", tmp_path / "a-folder.png"):
+        code, stderr = await run(tmp_path, sim_url, "a fox", "-o", str(output))
+        assert code == 1
+        assert stderr.count("\n") == 1 and "Traceback" not in stderr and str(output) in stderr, stderr
+    assert simulator.count(Endpoint.SUBMIT) == 0
+    jobs, _, reserved = await jobs_and_charged(tmp_path / "imagine.db")
+    assert (jobs, reserved) == ([], 0)
+
+
+async def test_ctrl_c_settles_the_job_at_once_charged_when_pixazo_has_it(
+    tmp_path: Path, sim_url: str, simulator: Simulator
+) -> None:
+    simulator.add_backlog(400)  # it waits in Pixazo's queue long enough to be interrupted there
+    process = await start(tmp_path, sim_url, "a patient fox", "-o", str(tmp_path / "fox.png"))
+    assert process.stderr is not None
+    while b"Queued" not in await asyncio.wait_for(process.stderr.readline(), 30):
+        pass
+    process.send_signal(signal.SIGINT)
+    _, rest = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 130
+    assert "stopped before it finished" in rest.decode() and "Traceback" not in rest.decode()
+    (job,), charged, reserved = await jobs_and_charged(tmp_path / "imagine.db")
+    assert (job.state, job.failure_kind, charged, reserved) == (JobState.FAILED, FailureKind.ABANDONED, PRICE, 0)
+
+
+async def test_a_killed_run_is_settled_by_the_next_and_the_bots_jobs_are_left_alone(
+    tmp_path: Path, serve: Serve
+) -> None:
+    simulator = Simulator(SimulatorSettings(api_key=TEST_KEY, render_seconds=0.05, queue_depth=400))
+    sim_url = await serve(simulator.app) + BASE_PATH
+    path = tmp_path / "imagine.db"
+    storage = await Storage.open(path)
+    now = datetime.now(UTC)
+    async with storage.transaction() as tx:  # one of the Discord bot's jobs, queued at Pixazo
+        reservation = await tx.spend.reserve(
+            guild_id=9,
+            member_id=9,
+            day=now.date().isoformat(),
+            utc_day=now.date().isoformat(),
+            unit_price=PRICE,
+            images=1,
+            now=now,
+        )
+        bots = await tx.jobs.insert(
+            JobRequest(9, 9, 9, "the bot's fox", "square", "square_1_1"),
+            reservation_id=reservation.id,
+            cost=PRICE,
+            delivery=Delivery(),
+            now=now,
+        )
+        bots = await tx.jobs.update(bots.id, now, state=JobState.QUEUED, request_id="elsewhere")  # type: ignore[assignment]
+    await storage.close()
+
+    process = await start(tmp_path, sim_url, "a doomed fox", "-o", str(tmp_path / "doomed.png"))
+    assert process.stderr is not None
+    while b"Queued" not in await asyncio.wait_for(process.stderr.readline(), 30):
+        pass
+    process.kill()
+    await process.wait()
+    simulator.clear_faults()
+    simulator.jobs.clear()
+
+    fast = Simulator(SimulatorSettings(api_key=TEST_KEY, render_seconds=0.05))
+    code, stderr = await run(tmp_path, await serve(fast.app) + BASE_PATH, "a lucky fox", "-o", str(tmp_path / "ok.png"))
+    assert code == 0, stderr
+    jobs, charged, reserved = await jobs_and_charged(path)
+    by_prompt = {job.request.prompt: job for job in jobs}
+    assert (by_prompt["a doomed fox"].state, by_prompt["a doomed fox"].failure_kind) == (
+        JobState.FAILED,
+        FailureKind.ABANDONED,
+    )
+    assert by_prompt["a lucky fox"].state is JobState.DELIVERED
+    assert by_prompt["the bot's fox"] == bots  # untouched
+    assert charged == 2 * PRICE and reserved == PRICE  # the doomed one was at Pixazo: charged; the bot's stays
+    asked = [r.body.get("request_id") for r in fast.requests if isinstance(r.body, dict)]
+    assert "elsewhere" not in asked  # the bot's job was never polled by the terminal
