@@ -455,3 +455,24 @@ async def test_a_job_that_waits_too_long_in_the_bots_queue_is_never_sent_and_is_
     usage = await world.ledger.usage(GUILD, ALICE)
     assert (usage.spent, usage.reserved) == (8_000, 0)
     await world.stop()
+
+
+async def test_the_bot_never_resumes_a_terminal_job(world: World) -> None:
+    await world.stop()
+    world.storage = await Storage.open(world.path)
+    now = datetime.now(UTC)
+    async with world.storage.transaction() as tx:  # a terminal run's job, left queued at Pixazo
+        reservation = await world.ledger.reserve(guild_id=0, member_id=0, role_ids=[], images=1, tx=tx)
+        job = await tx.jobs.insert(
+            JobRequest(0, 0, 0, "a terminal fox", "square", "square_1_1"),
+            reservation_id=reservation.id,
+            cost=8_000,
+            delivery=Delivery(),
+            now=now,
+            origin=JobOrigin.TERMINAL,
+        )
+        job = await tx.jobs.update(job.id, now, state=JobState.QUEUED, request_id="terminal")  # type: ignore[assignment]
+    await world.storage.close()
+    await world.start()
+    assert world.runner.active_count == 0 and world.runner.local_position(job.id) is None  # nothing scheduled
+    assert await world.job(job.id) == job
