@@ -14,23 +14,17 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from pathlib import Path
 
-import aiohttp
 import discord
 from dotenv import load_dotenv
 
-from bot.config import Config
+from bot.config import IMAGE_SIZE_NAMES, Config
 from bot.errors import BotError, ConfigError
-from bot.ledger import BudgetDefaults, Ledger
 from bot.logs import JsonFormatter, RedactSecrets
-from bot.metrics import build_metrics
-from bot.moderation import Moderation
-from bot.pixazo import PixazoClient
-from bot.services import Services
-from bot.storage import Storage
+from bot.prompts import MAX_IMAGES
+from bot.services import open_services
 
 log = logging.getLogger("bot")
 
@@ -75,38 +69,11 @@ def setup_logging(config: Config) -> None:
         handler.addFilter(secrets)
 
 
-@asynccontextmanager
-async def services(config: Config) -> AsyncIterator[Services]:
-    """The Discord-free resources every command needs, closed when the block ends."""
-    async with aiohttp.ClientSession() as http:
-        storage = await Storage.open(config.database_path)
-        try:
-            defaults = BudgetDefaults(
-                price_per_image=config.price_per_image_usd,
-                member_daily_limit=config.default_user_daily_limit_usd,
-                guild_daily_limit=config.default_guild_daily_limit_usd,
-                global_daily_limit=config.global_daily_budget_usd,
-            )
-            metrics = build_metrics(config.metrics_port)
-            pixazo = PixazoClient(
-                http,
-                api_key=config.pixazo_api_key,
-                base_url=config.pixazo_base_url,
-                timeout=config.pixazo_timeout_seconds,
-                metrics=metrics,
-            )
-            ledger = Ledger(storage, defaults)
-            moderation = Moderation(storage, ledger.now, auto_block_after=config.auto_block_after)
-            yield Services(storage, ledger, pixazo, moderation, metrics)
-        finally:
-            await storage.close()
-
-
 async def _run(config: Config) -> int:
     from bot.bot import ImagineBot
 
-    async with services(config) as resources:
-        bot = ImagineBot(config=config, services=resources)
+    async with open_services(config, serve_metrics=True) as services:
+        bot = ImagineBot(config=config, services=services)
         loop = asyncio.get_running_loop()
         closing: set[asyncio.Task[None]] = set()
 
@@ -132,8 +99,8 @@ async def _run(config: Config) -> int:
 async def _sync(config: Config, guild_id: int | None) -> int:
     from bot.bot import ImagineBot
 
-    async with services(config) as resources:
-        bot = ImagineBot(config=config, services=resources, serve=False)
+    async with open_services(config) as services:
+        bot = ImagineBot(config=config, services=services, serve=False)
         async with bot:
             await bot.login(config.discord_token.reveal())
             count = await bot.sync_commands(guild_id)
@@ -143,7 +110,6 @@ async def _sync(config: Config, guild_id: int | None) -> int:
 
 
 async def _imagine(config: Config, args: argparse.Namespace) -> int:
-    from bot.jobs import JobRunner, RunnerSettings
     from bot.models import Delivery, JobOrigin, JobRequest, JobState
     from bot.prompts import check_options, clean_prompt
     from bot.terminal import TerminalSink, check_writable, plain
@@ -166,16 +132,8 @@ async def _imagine(config: Config, args: argparse.Namespace) -> int:
     except BotError as exc:
         print(plain(str(exc)), file=sys.stderr)
         return 1
-    async with services(config) as resources:
-        runner = JobRunner(
-            resources.storage,
-            resources.ledger,
-            resources.pixazo,
-            sink,
-            RunnerSettings.from_config(config),
-            moderation=resources.moderation,
-            origin=JobOrigin.TERMINAL,
-        )
+    async with open_services(config) as services:
+        runner = services.runner(sink, JobOrigin.TERMINAL)
         await runner.settle_abandoned()  # an earlier run that was stopped before it finished
         try:
             job = await runner.submit(request, Delivery())
@@ -224,9 +182,9 @@ def _parser() -> argparse.ArgumentParser:
     imagine = commands.add_parser("imagine", help="generate an image from the terminal, with progress")
     imagine.add_argument("prompt")
     imagine.add_argument("-o", "--output", default="out.png", help="where to save it (more images get -2, -3…)")
-    imagine.add_argument("--size", default="square", choices=["square", "portrait", "landscape", "wide", "tall"])
+    imagine.add_argument("--size", default="square", choices=IMAGE_SIZE_NAMES)
     imagine.add_argument("--seed", type=int, default=None)
-    imagine.add_argument("--count", type=int, default=1, choices=[1, 2, 3, 4])
+    imagine.add_argument("--count", type=int, default=1, choices=range(1, MAX_IMAGES + 1))
 
     simulate = commands.add_parser("simulate", help="serve the Pixazo simulator for local use")
     simulate.add_argument("--host", default="127.0.0.1")

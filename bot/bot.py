@@ -18,12 +18,7 @@ from discord import app_commands
 from discord.ext import commands, tasks
 
 from bot.config import Config
-from bot.errors import (
-    BotError,
-    PixazoBalanceError,
-    PixazoError,
-    PixazoRateLimitedError,
-)
+from bot.errors import BotError
 from bot.health import HEARTBEAT_EVERY_SECONDS, heartbeat_path, write_heartbeat
 from bot.services import Services
 
@@ -69,11 +64,13 @@ class ImagineBot(commands.AutoShardedBot):
             **options,
         )
         self.config = config
+        self.services = services
+        self.clock = services.clock
         self.storage = services.storage
         self.ledger = services.ledger
+        self.servers = services.servers
         self.pixazo = services.pixazo
         self.moderation = services.moderation
-        self.metrics = services.metrics
         self.serve = serve  # False for `python -m bot sync`: load the commands, start no work
         discord.http.Route.BASE = config.discord_api_base_url
         if config.discord_gateway_url:
@@ -151,14 +148,6 @@ async def explain(interaction: discord.Interaction[Any], error: Exception) -> No
         text = "This command works only in a server."
     elif isinstance(original, app_commands.CheckFailure):
         text = "You are not allowed to do that here."
-    elif isinstance(original, PixazoBalanceError):
-        log.error("the Pixazo balance is exhausted: %s", original)
-        text = "The bot's image balance has run out; the operator has been told."
-    elif isinstance(original, PixazoRateLimitedError):
-        text = "The image service is busy right now; try again in a minute."
-    elif isinstance(original, PixazoError):
-        log.warning("Pixazo failed during %s: %s", _what(interaction), original)
-        text = "The image service is unavailable right now; try again in a few minutes."
     else:
         log.error("unexpected error in %s", _what(interaction), exc_info=original)
         text = "Something went wrong on our side; it has been logged."
@@ -168,11 +157,12 @@ async def explain(interaction: discord.Interaction[Any], error: Exception) -> No
         await answered()
 
 
-async def reply_privately(interaction: discord.Interaction[Any], text: str) -> None:
-    """Answer only the member. A public placeholder is deleted first (or, failing that, made neutral)."""
+async def reply_privately(interaction: discord.Interaction[Any], content: str = "", **kwargs: Any) -> None:
+    """Answer only the member, deferred or not. A public placeholder is deleted first (or, failing that, made
+    neutral), since the first follow-up of a public deferral would otherwise replace it in public."""
     try:
         if not interaction.response.is_done():
-            await interaction.response.send_message(text, ephemeral=True)
+            await interaction.response.send_message(content, ephemeral=True, **kwargs)
             return
         if interaction.extras.get(PUBLIC_PLACEHOLDER):
             interaction.extras[PUBLIC_PLACEHOLDER] = False
@@ -180,9 +170,9 @@ async def reply_privately(interaction: discord.Interaction[Any], text: str) -> N
                 await interaction.delete_original_response()
             except discord.HTTPException:
                 await interaction.edit_original_response(content="This request could not go ahead.", embeds=[])
-        await interaction.followup.send(text, ephemeral=True)
+        await interaction.followup.send(content, ephemeral=True, **kwargs)
     except discord.HTTPException as exc:
-        log.warning("could not tell a member why their request was refused: %s", exc)
+        log.warning("could not answer a member privately: %s", exc)
 
 
 def _permission_names(names: list[str]) -> str:

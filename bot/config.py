@@ -17,10 +17,12 @@ import yarl
 from bot.errors import ConfigError, InvalidAmountError
 from bot.models import Secret
 from bot.money import Money
-from bot.pixazo import DEFAULT_BASE_URL
 
 T = TypeVar("T")
 
+DEFAULT_BASE_URL = "https://gateway.pixazo.ai/z-image-turbo-834/v1"
+
+# The /imagine size choices (part of the slash command, so fixed) and the Pixazo size each asks for by default.
 DEFAULT_IMAGE_SIZES = {
     "square": "square_1_1",
     "portrait": "portrait_3_4",
@@ -28,6 +30,7 @@ DEFAULT_IMAGE_SIZES = {
     "wide": "landscape_16_9",
     "tall": "portrait_9_16",
 }
+IMAGE_SIZE_NAMES = tuple(DEFAULT_IMAGE_SIZES)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bot.models import Block, SafetyReport
+    from bot.money import Money  # only for types: money imports this module, never the other way round
 
 
 def discord_time(moment: datetime, style: str = "R") -> str:
@@ -43,12 +44,9 @@ class InvalidRequestError(BotError):
 
 
 class BudgetExceededError(BotError):
-    """A budget refused a reservation.
+    """A budget refused a reservation. `scope` is ``member``, ``server`` or ``operator``."""
 
-    `scope` is ``member``, ``server`` or ``operator``; amounts are micro-dollars.
-    """
-
-    def __init__(self, scope: str, used: int, limit: int, cost: int, resets_at: datetime) -> None:
+    def __init__(self, scope: str, used: Money, limit: Money, cost: Money, resets_at: datetime) -> None:
         self.scope = scope
         self.used = used
         self.limit = limit
@@ -57,25 +55,21 @@ class BudgetExceededError(BotError):
         super().__init__(self._sentence())
 
     @property
-    def left(self) -> int:
-        return max(0, self.limit - self.used)
+    def left(self) -> Money:
+        return self.limit.remaining_after(self.used)
 
     def _sentence(self) -> str:
-        from bot.money import Money  # money imports errors; the late import keeps the cycle out
-
-        used, limit = Money(self.used), Money(self.limit)
-        left, cost = Money(self.left), Money(self.cost)
         resets = discord_time(self.resets_at)
         if self.scope == "member":
-            if self.limit == 0:
+            if not self.limit:
                 return f"Image generation is not enabled for you in this server; the day resets {resets}."
             return (
-                f"This would cost {cost} and you have {left} left of your {limit} today "
-                f"({used} used); it resets {resets}."
+                f"This would cost {self.cost} and you have {self.left} left of your {self.limit} today "
+                f"({self.used} used); it resets {resets}."
             )
         if self.scope == "server":
             return (
-                f"This server has used {used} of its {limit} for today, so {cost} more does not fit; "
+                f"This server has used {self.used} of its {self.limit} for today, so {self.cost} more does not fit; "
                 f"it resets {resets}."
             )
         return f"The bot has reached its daily image budget across all servers; try again {resets}."

@@ -2,30 +2,27 @@
 
 A day is the server's calendar day in its own time zone (UTC unless set); the operator's global
 budget runs on UTC days. The budget check and the reservation happen in one transaction, which
-`Storage.transaction()` makes exclusive across every process sharing the database file.
+`Storage.transaction()` makes exclusive across every process sharing the database file. Whether a
+member may generate at all (blocks, a paused server) is `admit`'s business, not the ledger's.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.errors import BudgetExceededError, MemberBlockedError, ServerPausedError
-from bot.models import GuildUsage, Reservation, SpendReport, Usage
+from bot.clock import Clock
+from bot.errors import BudgetExceededError
+from bot.models import GuildUsage, Job, Reservation, ReservationState, SpendReport, Usage
 from bot.money import Money
 from bot.storage import Storage, Tx
 from bot.storage.guilds import BudgetContext
 
 log = logging.getLogger(__name__)
-Clock = Callable[[], datetime]
 UTC_ZONE = ZoneInfo("UTC")
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,25 +54,26 @@ def next_midnight(moment: datetime, tz: ZoneInfo) -> datetime:
 
 
 class Ledger:
-    def __init__(self, storage: Storage, defaults: BudgetDefaults, clock: Clock = utc_now) -> None:
+    def __init__(self, storage: Storage, defaults: BudgetDefaults, clock: Clock) -> None:
         self._storage = storage
         self._defaults = defaults
         self._clock = clock
-
-    def now(self) -> datetime:
-        return self._clock()
 
     @property
     def price_per_image(self) -> Money:
         return self._defaults.price_per_image
 
+    @property
+    def defaults(self) -> BudgetDefaults:
+        return self._defaults
+
     async def reserve(
         self, *, guild_id: int, member_id: int, role_ids: Sequence[int], images: int, tx: Tx | None = None
     ) -> Reservation:
-        """Check every budget and set the cost aside, or raise the `BotError` that says why not.
+        """Check the budgets and set the cost aside, or raise the `BudgetExceededError` that says why not.
 
-        Checks, in order: the member is not blocked, the server is not paused, the member's budget,
-        the server's, the operator's. Pass `tx` to make it part of a larger transaction.
+        Checks, in order: the member's budget, the server's, the operator's. Pass `tx` to make it part of a
+        larger transaction.
         """
         if tx is None:
             async with self._storage.transaction() as own:
@@ -93,10 +91,15 @@ class Ledger:
         """Give a reservation back. True if this call released it; False if it was settled before."""
         return await self._settle(reservation_id, 0, tx)
 
+    async def is_charged(self, reservation_id: int) -> bool:
+        async with self._storage.transaction() as tx:
+            reservation = await tx.spend.get(reservation_id)
+        return reservation is not None and reservation.state is ReservationState.CHARGED
+
     async def usage(self, guild_id: int, member_id: int, role_ids: Sequence[int] = ()) -> Usage:
         now = self._clock()
         async with self._storage.transaction() as tx:
-            context = await tx.guilds.budget_context(guild_id, member_id, role_ids, now)
+            context = await tx.guilds.budget_context(guild_id, member_id, role_ids)
             tz = zone(context.settings.timezone)
             day = local_day(now, tz).isoformat()
             totals = await tx.spend.day_totals(guild_id, member_id, day, now.astimezone(UTC).date().isoformat())
@@ -107,6 +110,16 @@ class Ledger:
             limit=self._member_limit(context),
             images=totals.member.images,
             resets_at=next_midnight(now, tz),
+        )
+
+    async def usage_once_charged(self, job: Job, images: int) -> Usage:
+        """The member's day as it will read once `images` of this job are charged and the rest released."""
+        usage = await self.usage(job.guild_id, job.member_id, job.request.role_ids)
+        return replace(
+            usage,
+            spent=usage.spent + job.unit_price * images,
+            reserved=usage.reserved.remaining_after(job.cost),
+            images=usage.images + images,
         )
 
     async def guild_usage(self, guild_id: int) -> GuildUsage:
@@ -122,23 +135,20 @@ class Ledger:
             spent=totals.guild.charged,
             reserved=totals.guild.reserved,
             images=totals.guild.images,
-            limit=_micros(settings.guild_daily_limit, self._defaults.guild_daily_limit),
+            limit=_first(settings.guild_daily_limit, self._defaults.guild_daily_limit),
             resets_at=next_midnight(now, tz),
         )
 
-    @property
-    def defaults(self) -> BudgetDefaults:
-        return self._defaults
-
     async def report(self, guild_id: int, days: int = 7) -> SpendReport:
-        """Spend per member per day over the server's last `days` calendar days, today included."""
+        """Spend per member per day over the server's last `days` calendar days, today included, with names."""
         now = self._clock()
         async with self._storage.transaction() as tx:
             settings = await tx.guilds.settings(guild_id)
             last = local_day(now, zone(settings.timezone))
             first = last - timedelta(days=max(1, days) - 1)
             rows = await tx.spend.member_rows(guild_id, first.isoformat(), last.isoformat())
-        return SpendReport(guild_id, first.isoformat(), last.isoformat(), tuple(rows))
+            names = await tx.guilds.member_names(guild_id, sorted({row.member_id for row in rows}))
+        return SpendReport(guild_id, first.isoformat(), last.isoformat(), tuple(rows), names)
 
     async def forget_member(self, guild_id: int, member_id: int) -> int:
         """Delete a member's finished jobs and the prompts of their reports; money totals stay as they are."""
@@ -155,30 +165,24 @@ class Ledger:
         if images < 1:
             raise ValueError("a reservation is for at least one image")
         now = self._clock()
-        context = await tx.guilds.budget_context(guild_id, member_id, role_ids, now)
-        if context.blocked:
-            block = await tx.moderation.active_block(guild_id, member_id, now)
-            raise MemberBlockedError(block.until if block else None, block.reason if block else None)
-        settings = context.settings
-        if settings.paused:
-            raise ServerPausedError()
-        tz = zone(settings.timezone)
+        context = await tx.guilds.budget_context(guild_id, member_id, role_ids)
+        tz = zone(context.settings.timezone)
         day = local_day(now, tz).isoformat()
         utc_day = now.astimezone(UTC).date().isoformat()
-        cost = self._defaults.price_per_image.micros * images
+        cost = self.price_per_image * images
         totals = await tx.spend.day_totals(guild_id, member_id, day, utc_day)
 
         member_limit = self._member_limit(context)
         if totals.member.used + cost > member_limit:
             raise BudgetExceededError("member", totals.member.used, member_limit, cost, next_midnight(now, tz))
 
-        guild_limit = _micros(settings.guild_daily_limit, self._defaults.guild_daily_limit)
+        guild_limit = _first(context.settings.guild_daily_limit, self._defaults.guild_daily_limit)
         if guild_limit is not None and totals.guild.used + cost > guild_limit:
             raise BudgetExceededError("server", totals.guild.used, guild_limit, cost, next_midnight(now, tz))
 
-        global_limit = _micros(None, self._defaults.global_daily_limit)
+        global_limit = self._defaults.global_daily_limit
         if global_limit is not None and totals.overall.used + cost > global_limit:
-            log.warning("the global daily budget refused %s for server %s", Money(cost), guild_id)
+            log.warning("the global daily budget refused %s for server %s", cost, guild_id)
             raise BudgetExceededError("operator", totals.overall.used, global_limit, cost, next_midnight(now, UTC_ZONE))
 
         return await tx.spend.reserve(
@@ -186,17 +190,17 @@ class Ledger:
             member_id=member_id,
             day=day,
             utc_day=utc_day,
-            unit_price=self._defaults.price_per_image.micros,
+            unit_price=self.price_per_image,
             images=images,
             now=now,
         )
 
-    def _member_limit(self, context: BudgetContext) -> int:
+    def _member_limit(self, context: BudgetContext) -> Money:
         """The member's own override, else their most generous role's, else the server's, else the operator's."""
         for limit in (context.member_override, context.role_override, context.settings.member_daily_limit):
             if limit is not None:
                 return limit
-        return self._defaults.member_daily_limit.micros
+        return self._defaults.member_daily_limit
 
     async def _settle(self, reservation_id: int, images: int | None, tx: Tx | None) -> bool:
         if tx is None:
@@ -210,7 +214,5 @@ class Ledger:
         return settled is not None
 
 
-def _micros(own: int | None, default: Money | None) -> int | None:
-    if own is not None:
-        return own
-    return None if default is None else default.micros
+def _first(own: Money | None, default: Money | None) -> Money | None:
+    return own if own is not None else default

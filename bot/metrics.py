@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 
+from bot.money import Money
+
 log = logging.getLogger(__name__)
 
 
@@ -17,11 +19,14 @@ class Metrics:
     def pixazo_call(self, call: str, seconds: float, error: str | None) -> None:
         """One call to Pixazo (after its retries): how long it took, and the error kind if it failed."""
 
-    def job_ended(self, state: str, images: int, charged_micros: int) -> None:
+    def job_ended(self, state: str, images: int, charged: Money) -> None:
         """A job reached a final state."""
 
     def jobs_in_flight(self, active: int, waiting: int) -> None:
         """Jobs at Pixazo now, and jobs waiting in the bot's own queue."""
+
+
+NO_METRICS = Metrics()
 
 
 class PrometheusMetrics(Metrics):
@@ -54,10 +59,10 @@ class PrometheusMetrics(Metrics):
         if error is not None:
             self._errors.labels(error).inc()
 
-    def job_ended(self, state: str, images: int, charged_micros: int) -> None:
+    def job_ended(self, state: str, images: int, charged: Money) -> None:
         self._jobs.labels(state).inc()
         self._images.inc(images)
-        self._spend.inc(charged_micros)
+        self._spend.inc(charged.micros)  # Prometheus counts plain numbers: micro-dollars, as the name says
 
     def jobs_in_flight(self, active: int, waiting: int) -> None:
         self._active.set(active)

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from bot.money import Money
+
 
 class UpstreamState(StrEnum):
     """Where Pixazo says a request is, whichever of its two vocabularies it used."""
@@ -165,12 +167,12 @@ class Reservation:
     guild_id: int
     member_id: int
     day: str  # the server's calendar day, ISO format
-    unit_price: int  # micro-dollars per image
+    unit_price: Money
     images: int
     state: ReservationState
 
     @property
-    def amount(self) -> int:
+    def amount(self) -> Money:
         return self.unit_price * self.images
 
 
@@ -225,7 +227,7 @@ class Job:
     request: JobRequest
     state: JobState
     reservation_id: int | None
-    cost: int  # micro-dollars reserved
+    unit_price: Money  # what each image costs this job: its reservation's price, whatever today's is
     delivery: Delivery
     created_at: datetime
     updated_at: datetime
@@ -242,6 +244,11 @@ class Job:
     images_posting: int | None = None  # set before the result is posted: how many images it carries
 
     @property
+    def cost(self) -> Money:
+        """What the job reserved: its price for every image asked for."""
+        return self.unit_price * self.request.count
+
+    @property
     def guild_id(self) -> int:
         return self.request.guild_id
 
@@ -256,8 +263,8 @@ class Job:
 @dataclass(frozen=True, slots=True)
 class GuildSettings:
     guild_id: int
-    member_daily_limit: int | None = None  # micro-dollars; None falls back to the operator default
-    guild_daily_limit: int | None = None
+    member_daily_limit: Money | None = None  # None falls back to the operator default
+    guild_daily_limit: Money | None = None
     timezone: str = "UTC"
     mod_channel_id: int | None = None
     paused: bool = False
@@ -275,7 +282,7 @@ class BudgetOverride:
     guild_id: int
     kind: OverrideKind
     target_id: int
-    daily_limit: int
+    daily_limit: Money
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,29 +332,29 @@ class SafetyReport:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """A member's day so far, in micro-dollars."""
+    """A member's day so far."""
 
     day: str
-    spent: int
-    reserved: int
-    limit: int
+    spent: Money
+    reserved: Money
+    limit: Money
     images: int
     resets_at: datetime
 
     @property
-    def left(self) -> int:
-        return max(0, self.limit - self.spent - self.reserved)
+    def left(self) -> Money:
+        return self.limit.remaining_after(self.spent + self.reserved)
 
 
 @dataclass(frozen=True, slots=True)
 class GuildUsage:
-    """A server's day so far, in micro-dollars; `limit` is None when the server has no daily budget."""
+    """A server's day so far; `limit` is None when the server has no daily budget."""
 
     day: str
-    spent: int
-    reserved: int
+    spent: Money
+    reserved: Money
     images: int
-    limit: int | None
+    limit: Money | None
     resets_at: datetime
 
 
@@ -356,7 +363,7 @@ class SpendRow:
     day: str
     member_id: int
     images: int
-    spent: int
+    spent: Money
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,25 +372,27 @@ class SpendReport:
     first_day: str
     last_day: str
     rows: tuple[SpendRow, ...]  # one per member per day, oldest first
+    names: dict[int, str] = field(default_factory=dict)  # the names members had when they last asked
 
     @property
-    def total_spent(self) -> int:
-        return sum(row.spent for row in self.rows)
+    def total_spent(self) -> Money:
+        return sum((row.spent for row in self.rows), Money.zero())
 
     @property
     def total_images(self) -> int:
         return sum(row.images for row in self.rows)
 
-    def by_member(self) -> list[tuple[int, int, int]]:
+    def by_member(self) -> list[tuple[int, Money, int]]:
         """(member_id, spent, images), the biggest spender first."""
-        totals: dict[int, tuple[int, int]] = {}
+        totals: dict[int, tuple[Money, int]] = {}
         for row in self.rows:
-            spent, images = totals.get(row.member_id, (0, 0))
+            spent, images = totals.get(row.member_id, (Money.zero(), 0))
             totals[row.member_id] = (spent + row.spent, images + row.images)
-        return sorted(((m, s, i) for m, (s, i) in totals.items()), key=lambda t: (-t[1], t[0]))
+        by_id = sorted((m, s, i) for m, (s, i) in totals.items())
+        return sorted(by_id, key=lambda t: t[1], reverse=True)
 
-    def by_day(self) -> list[tuple[str, int]]:
-        totals: dict[str, int] = {}
+    def by_day(self) -> list[tuple[str, Money]]:
+        totals: dict[str, Money] = {}
         for row in self.rows:
-            totals[row.day] = totals.get(row.day, 0) + row.spent
+            totals[row.day] = totals.get(row.day, Money.zero()) + row.spent
         return sorted(totals.items())

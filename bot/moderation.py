@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from enum import StrEnum
 
+from bot.clock import Clock
 from bot.errors import BotError
 from bot.models import Block, ReportSource, ReportState, SafetyReport
 from bot.storage import Storage, Tx
@@ -49,11 +49,10 @@ class Outcome:
 
     report: SafetyReport | None  # None when the report had been decided already
     block: Block | None  # the block now in force, if any
-    lifted: int = 0
 
 
 class Moderation:
-    def __init__(self, storage: Storage, clock: Callable[[], datetime], *, auto_block_after: int = 3) -> None:
+    def __init__(self, storage: Storage, clock: Clock, *, auto_block_after: int) -> None:
         self._storage = storage
         self._clock = clock
         self.auto_block_after = auto_block_after
@@ -133,10 +132,8 @@ class Moderation:
             if report is None:
                 return Outcome(None, None)
             if decision is Decision.UNBLOCK:
-                lifted = await tx.moderation.lift_blocks(
-                    report.guild_id, report.member_id, moderator_id=moderator_id, now=now
-                )
-                return Outcome(report, None, lifted)
+                await tx.moderation.lift_blocks(report.guild_id, report.member_id, moderator_id=moderator_id, now=now)
+                return Outcome(report, None)
             state = ReportState.ACTIONED if decision.blocks else ReportState.DISMISSED
             decided = await tx.moderation.decide_report(
                 report_id, state=state, moderator_id=moderator_id, decision=decision.value, now=now

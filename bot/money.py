@@ -53,8 +53,20 @@ class Money:
 
     __rmul__ = __mul__
 
+    def __floordiv__(self, parts: int) -> Money:
+        """One of `parts` equal shares, rounded down to the micro-dollar."""
+        return Money(self.micros // parts)
+
+    def __truediv__(self, other: Money) -> float:
+        """What fraction of `other` this is (for drawing, never for money)."""
+        return self.micros / other.micros
+
     def __bool__(self) -> bool:
         return self.micros != 0
+
+    def remaining_after(self, used: Money) -> Money:
+        """What is left of this amount once `used` of it is spent: never below zero."""
+        return Money(max(0, self.micros - used.micros))
 
     def dollars(self, decimals: int = 6) -> str:
         """Plain decimal dollars with a fixed number of places, for CSV: ``0.008000``."""

@@ -22,6 +22,7 @@ import aiohttp
 import yarl
 
 from bot.breaker import CircuitBreaker
+from bot.config import DEFAULT_BASE_URL
 from bot.errors import (
     PixazoAuthError,
     PixazoBadResponseError,
@@ -34,7 +35,7 @@ from bot.errors import (
     PixazoRateLimitedError,
     PixazoTransientError,
 )
-from bot.metrics import Metrics
+from bot.metrics import NO_METRICS, Metrics
 from bot.models import (
     DownloadedImage,
     GenerationRequest,
@@ -47,7 +48,6 @@ from bot.pixazo_parsing import excerpt, parse_status, parse_submit
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-DEFAULT_BASE_URL = "https://gateway.pixazo.ai/z-image-turbo-834/v1"
 _MAX_JSON_BYTES = 1 << 20
 _PROBE_REQUEST_ID = "imagine-bot-probe-00000000"
 _IMAGE_MAGIC = {
@@ -74,6 +74,9 @@ class RetryPolicy:
         return min(self.max_delay, self.base_delay * growth) * (0.5 + rng() / 2)
 
 
+DEFAULT_RETRY = RetryPolicy()
+
+
 class PixazoClient:
     """Talks to the Pixazo API over one injected `aiohttp.ClientSession`, which the caller owns."""
 
@@ -84,19 +87,18 @@ class PixazoClient:
         api_key: Secret,
         base_url: str = DEFAULT_BASE_URL,
         timeout: float = 30.0,
-        retry: RetryPolicy | None = None,
+        retry: RetryPolicy = DEFAULT_RETRY,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        breaker: CircuitBreaker | None = None,
-        metrics: Metrics | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._session = session
         self._key = api_key
         self._base = base_url.rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 10.0))
-        self._retry = retry or RetryPolicy()
+        self._retry = retry
         self._sleep = sleep
-        self.breaker = breaker or CircuitBreaker()
-        self._metrics = metrics or Metrics()
+        self.breaker = CircuitBreaker()
+        self._metrics = metrics
 
     def __repr__(self) -> str:
         return f"PixazoClient(base_url={self._base!r})"

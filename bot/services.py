@@ -1,20 +1,101 @@
-"""The Discord-free services one process shares, built in `__main__` and handed to whoever needs them."""
+"""The Discord-free services one process shares, and the one function that wires them.
+
+`__main__`, the terminal command, the tests' harness and the job tests all build their services with
+`wire` (or `open_services`, which also opens and closes the resources), so every part is put together
+the same way and nothing builds a default of its own behind the composition root's back.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
-from bot.ledger import Ledger
-from bot.metrics import Metrics
+import aiohttp
+
+from bot.clock import Clock, utc_now
+from bot.config import Config
+from bot.jobs import JobRunner, JobSink, RunnerSettings
+from bot.ledger import BudgetDefaults, Ledger
+from bot.metrics import Metrics, build_metrics
+from bot.models import JobOrigin
 from bot.moderation import Moderation
-from bot.pixazo import PixazoClient
+from bot.pixazo import DEFAULT_RETRY, PixazoClient, RetryPolicy
+from bot.servers import Servers
 from bot.storage import Storage
 
 
 @dataclass(frozen=True, slots=True)
 class Services:
+    clock: Clock
     storage: Storage
     ledger: Ledger
-    pixazo: PixazoClient
+    servers: Servers
     moderation: Moderation
-    metrics: Metrics = field(default_factory=Metrics)
+    pixazo: PixazoClient
+    metrics: Metrics
+    runner_settings: RunnerSettings
+
+    def runner(self, sink: JobSink, origin: JobOrigin) -> JobRunner:
+        """The job engine for one sink's jobs."""
+        return JobRunner(
+            self.storage,
+            self.ledger,
+            self.servers,
+            self.moderation,
+            self.pixazo,
+            sink,
+            self.runner_settings,
+            clock=self.clock,
+            metrics=self.metrics,
+            origin=origin,
+        )
+
+
+def wire(
+    config: Config,
+    *,
+    http: aiohttp.ClientSession,
+    storage: Storage,
+    clock: Clock,
+    metrics: Metrics,
+    retry: RetryPolicy,
+) -> Services:
+    """Build every service from the settings and the resources they share."""
+    defaults = BudgetDefaults(
+        price_per_image=config.price_per_image_usd,
+        member_daily_limit=config.default_user_daily_limit_usd,
+        guild_daily_limit=config.default_guild_daily_limit_usd,
+        global_daily_limit=config.global_daily_budget_usd,
+    )
+    pixazo = PixazoClient(
+        http,
+        api_key=config.pixazo_api_key,
+        base_url=config.pixazo_base_url,
+        timeout=config.pixazo_timeout_seconds,
+        retry=retry,
+        metrics=metrics,
+    )
+    return Services(
+        clock=clock,
+        storage=storage,
+        ledger=Ledger(storage, defaults, clock),
+        servers=Servers(storage, clock),
+        moderation=Moderation(storage, clock, auto_block_after=config.auto_block_after),
+        pixazo=pixazo,
+        metrics=metrics,
+        runner_settings=RunnerSettings.from_config(config),
+    )
+
+
+@asynccontextmanager
+async def open_services(
+    config: Config, *, clock: Clock = utc_now, retry: RetryPolicy = DEFAULT_RETRY, serve_metrics: bool = False
+) -> AsyncIterator[Services]:
+    """The services with their resources (the HTTP session, the database) open; closed when the block ends.
+
+    Metrics are served only where asked (`run`), so `check`, `sync` and `imagine` never take the port.
+    """
+    metrics = build_metrics(config.metrics_port if serve_metrics else None)
+    async with aiohttp.ClientSession() as http, Storage.open(config.database_path) as storage:
+        yield wire(config, http=http, storage=storage, clock=clock, metrics=metrics, retry=retry)

@@ -12,7 +12,6 @@ from typing import TextIO
 from bot.errors import InvalidRequestError
 from bot.models import DownloadedImage, Job, PendingInteraction, Usage
 from bot.moderation import Failure
-from bot.money import Money
 from bot.progress import Progress, describe, failure_sentence
 
 _DISCORD_TIME = re.compile(r"<t:(\d+):\w>")
@@ -60,8 +59,8 @@ class TerminalSink:
             path = self.output if index == 1 else self.output.with_stem(f"{self.output.stem}-{index}")
             path.write_bytes(image.data)
             self.written.append(path)
-        cost = Money(job.cost // job.request.count * len(images))
-        self._line(f"Saved {', '.join(map(str, self.written))} · {cost} · {Money(usage.left)} left today", end="\n")
+        cost = job.unit_price * len(images)
+        self._line(f"Saved {', '.join(map(str, self.written))} · {cost} · {usage.left} left today", end="\n")
 
     async def delivered_images(self, job: Job) -> int | None:
         return 0

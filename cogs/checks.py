@@ -38,9 +38,8 @@ def require_moderator(interaction: discord.Interaction[Any]) -> bool:
     return True
 
 
-async def reply(interaction: discord.Interaction[Any], content: str = "", **kwargs: Any) -> None:
-    """A private answer, whether or not the interaction was deferred."""
-    if interaction.response.is_done():
-        await interaction.followup.send(content, ephemeral=True, **kwargs)
-    else:
-        await interaction.response.send_message(content, ephemeral=True, **kwargs)
+def guild_of(interaction: discord.Interaction[Any]) -> int:
+    """The server of a guild-only command or of a button on a server's message."""
+    if interaction.guild_id is None:
+        raise app_commands.NoPrivateMessage()
+    return interaction.guild_id

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 from bot.bot import ImagineBot
 from bot.config import Config
-from bot.ledger import BudgetDefaults, Ledger
+from bot.ledger import Ledger
 from bot.models import Job, JobState, Secret
 from bot.moderation import Moderation
-from bot.pixazo import PixazoClient
-from bot.services import Services
+from bot.services import open_services
 from bot.simulator import Simulator
 from bot.storage import Storage
 from tests.conftest import FAST_RETRY, TEST_KEY
@@ -75,34 +73,24 @@ class Harness:
             poll_max_seconds=0.2,
             **settings,
         )
-        self.http: aiohttp.ClientSession
+        self._resources: contextlib.AsyncExitStack
         self.storage: Storage
         self.ledger: Ledger
+        self.moderation: Moderation
         self.bot: ImagineBot
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self.http = aiohttp.ClientSession()
-        self.storage = await Storage.open(self.config.database_path)
-        config = self.config
-        self.ledger = Ledger(
-            self.storage,
-            BudgetDefaults(
-                config.price_per_image_usd,
-                config.default_user_daily_limit_usd,
-                config.default_guild_daily_limit_usd,
-                config.global_daily_budget_usd,
-            ),
-            self.clock,
+        self._resources = contextlib.AsyncExitStack()
+        services = await self._resources.enter_async_context(
+            open_services(self.config, clock=self.clock, retry=FAST_RETRY)
         )
-        pixazo = PixazoClient(
-            self.http, api_key=config.pixazo_api_key, base_url=config.pixazo_base_url, retry=FAST_RETRY
-        )
-        self.moderation = Moderation(self.storage, self.ledger.now, auto_block_after=config.auto_block_after)
-        services = Services(self.storage, self.ledger, pixazo, self.moderation)
-        self.bot = ImagineBot(config=config, services=services, guild_ready_timeout=0.05)
+        self.storage = services.storage
+        self.ledger = services.ledger
+        self.moderation = services.moderation
+        self.bot = ImagineBot(config=self.config, services=services, guild_ready_timeout=0.05)
         self.standin._ready.clear()
-        self._task = asyncio.create_task(self.bot.start(config.discord_token.reveal()))
+        self._task = asyncio.create_task(self.bot.start(self.config.discord_token.reveal()))
         ready = asyncio.create_task(self.standin.wait_ready(15))
         done, _ = await asyncio.wait({self._task, ready}, return_when=asyncio.FIRST_COMPLETED)
         if self._task in done:
@@ -114,8 +102,7 @@ class Harness:
         await self.bot.close()
         if self._task is not None:
             await self._task
-        await self.storage.close()
-        await self.http.close()
+        await self._resources.aclose()
 
     async def imagine(
         self, prompt: str, *, user: int = ALICE, channel: int = CHANNEL, roles: list[int] | None = None, **options: Any

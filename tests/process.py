@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from bot.models import JobState, ReservationState
+from bot.money import Money
 from bot.storage import Storage
 from tests.discord_standin import DiscordStandin
 from tests.harness import DISCORD_TOKEN
@@ -58,7 +59,7 @@ class BotProcess:
             return await self.process.wait()
 
 
-async def money_on_record(path: Path) -> tuple[int, int]:
+async def money_on_record(path: Path) -> tuple[Money, Money]:
     """What a database holds: everything charged, and everything still reserved, from the reservations."""
     storage = await Storage.open(path)
     try:
@@ -68,5 +69,5 @@ async def money_on_record(path: Path) -> tuple[int, int]:
             reservations = [await tx.spend.get(job.reservation_id) for job in jobs if job.reservation_id is not None]
     finally:
         await storage.close()
-    reserved = sum(r.amount for r in reservations if r is not None and r.state is ReservationState.RESERVED)
+    reserved = sum((r.amount for r in reservations if r is not None and r.state is ReservationState.RESERVED), Money(0))
     return charged, reserved

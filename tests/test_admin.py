@@ -61,7 +61,7 @@ def dump(harness: Harness) -> list[str]:
 
 async def test_every_admin_command_is_refused_privately_to_a_member_and_changes_nothing(harness: Harness) -> None:
     async with harness.storage.transaction() as tx:  # something for the clearing commands to clear
-        await tx.guilds.update_settings(GUILD, harness.clock(), guild_daily_limit=1_000_000)
+        await tx.guilds.update_settings(GUILD, harness.clock(), guild_daily_limit=Money(1_000_000))
         await tx.guilds.add_blocked_term(GUILD, "banana")
         await tx.guilds.allow_channel(GUILD, OTHER_CHANNEL)
     before = dump(harness)
@@ -90,12 +90,12 @@ async def what_the_server_has(harness: Harness) -> dict[str, Any]:
 # What each admin command must have done, read back from the database or from its answer (in table order).
 EFFECTS: dict[str, Callable[[dict[str, Any], StoredMessage], bool]] = {
     "budget show": lambda _, answer: answer.embeds[0]["title"] == "Image budgets",
-    "budget member-default": lambda has, _: has["settings"].member_daily_limit == 5_000_000,
-    "budget server": lambda has, _: has["settings"].guild_daily_limit == 5_000_000,
+    "budget member-default": lambda has, _: has["settings"].member_daily_limit == Money(5_000_000),
+    "budget server": lambda has, _: has["settings"].guild_daily_limit == Money(5_000_000),
     "budget server-clear": lambda has, _: has["settings"].guild_daily_limit is None,
-    "budget role": lambda has, _: has["overrides"] == {(OverrideKind.ROLE, ARTISTS): 5_000_000},
+    "budget role": lambda has, _: has["overrides"] == {(OverrideKind.ROLE, ARTISTS): Money(5_000_000)},
     "budget role-clear": lambda has, _: has["overrides"] == {},
-    "budget member": lambda has, _: has["overrides"] == {(OverrideKind.MEMBER, BOB): 5_000_000},
+    "budget member": lambda has, _: has["overrides"] == {(OverrideKind.MEMBER, BOB): Money(5_000_000)},
     "budget member-clear": lambda has, _: has["overrides"] == {},
     "budget report": lambda _, answer: {f.filename.rsplit(".", 1)[1] for f in answer.files} == {"csv", "png"},
     "settings mod-channel": lambda has, _: has["settings"].mod_channel_id == MOD_CHANNEL,
@@ -136,7 +136,7 @@ async def test_a_role_budget_set_by_command_lifts_its_members(harness: Harness) 
     assert "not enabled for you" in harness.private_texts(refused)[0]
     message = await harness.reply(await harness.imagine("with role", roles=[ARTISTS], count=2))
     assert len(message.files) == 2
-    assert (await harness.ledger.usage(GUILD, ALICE, [ARTISTS])).limit == 16_000
+    assert (await harness.ledger.usage(GUILD, ALICE, [ARTISTS])).limit == Money(16_000)
 
 
 async def test_a_member_override_and_a_paused_server_apply_at_once(harness: Harness) -> None:
@@ -170,7 +170,7 @@ async def test_the_report_has_a_csv_that_matches_the_ledger_and_a_png_chart(harn
     assert list(rows[0]) == ["date", "member_id", "member_name", "images", "spent_usd"]
     ledger = await harness.ledger.report(GUILD, 3)
     assert [(r["date"], int(r["member_id"]), int(r["images"]), r["spent_usd"]) for r in rows] == [
-        (row.day, row.member_id, row.images, Money(row.spent).dollars()) for row in ledger.rows
+        (row.day, row.member_id, row.images, row.spent.dollars()) for row in ledger.rows
     ]
     assert {r["member_name"] for r in rows} == {f"Member {ALICE}", f"Member {BOB}"}
     assert sum(Money.parse(r["spent_usd"]).micros for r in rows) == 24_000
@@ -233,7 +233,7 @@ async def test_a_budget_on_everyone_is_refused_and_pointed_to_the_member_default
 
 async def test_usage_and_imagine_read_a_members_roles_the_same_way(harness: Harness) -> None:
     async with harness.storage.transaction() as tx:  # an @everyone budget from before it was refused
-        await tx.guilds.set_override(GUILD, OverrideKind.ROLE, GUILD, 0)
+        await tx.guilds.set_override(GUILD, OverrideKind.ROLE, GUILD, Money(0))
     mine = await harness.standin.command("usage", [], guild=GUILD, channel=CHANNEL, user=ALICE)
     await harness.standin.wait_for(lambda: (m := harness.standin.original(mine)) is not None and bool(m.embeds))
     shown = harness.standin.original(mine)

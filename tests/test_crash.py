@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from bot.models import FailureKind, Job, JobState
+from bot.money import Money
 from bot.simulator import BASE_PATH, Endpoint, Fault, FaultKind, Simulator, SimulatorSettings
 from bot.storage import Storage
 from tests.conftest import Serve
@@ -27,7 +28,7 @@ from tests.harness import CHANNEL, DISCORD_TOKEN, GUILD
 from tests.process import BotProcess, money_on_record
 
 log = logging.getLogger(__name__)
-PRICE = 8_000
+PRICE = Money(8_000)
 MEMBERS = [10_000_000_000_000_100 + n for n in range(6)]
 _FILE = re.compile(r"imagine-(\d+)-\d+\.")
 NEVER_STARTED = "The bot restarted before your request started; nothing was charged. Please try again."
@@ -104,7 +105,7 @@ async def test_thirty_jobs_survive_repeated_sigkill(tmp_path: Path, serve: Serve
     expected = PRICE * (sum(job.images_delivered for job in delivered) + sum(job.request.count for job in interrupted))
     charged, reserved = await money_on_record(bot.database)
     assert charged == expected
-    assert reserved == 0  # nothing left reserved
+    assert reserved == Money(0)  # nothing left reserved
 
     submitted = [job for job in jobs if job.request_id]
     assert len(submitted) <= simulator.count(Endpoint.SUBMIT) <= len(submitted) + len(interrupted)

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.models import Job, JobState
+from bot.money import Money
 from bot.simulator import BASE_PATH, Simulator, SimulatorSettings
 from bot.storage import Storage
 from tests.conftest import Serve
@@ -24,7 +25,7 @@ from tests.harness import CHANNEL, DISCORD_TOKEN, GUILD
 from tests.process import BotProcess, money_on_record
 
 ALICE = 10_000_000_000_000_100
-PRICE = 8_000
+PRICE = Money(8_000)
 NEVER_STARTED = "The bot restarted before your request started; nothing was charged. Please try again."
 
 
@@ -69,7 +70,7 @@ class World:
                 await asyncio.sleep(0.1)
         return jobs
 
-    async def charged(self) -> tuple[int, int]:
+    async def charged(self) -> tuple[Money, Money]:
         """Everything charged, and everything still reserved."""
         return await money_on_record(self.bot.database)
 
@@ -116,7 +117,7 @@ async def test_a_result_posted_after_the_reply_was_deleted_arrives_once_across_a
     assert job.state is JobState.DELIVERED
     assert len(world.result_messages(job)) == 1
     assert job.delivery.channel_message_id == world.result_messages(job)[0].id  # on record
-    assert await world.charged() == (PRICE, 0)
+    assert await world.charged() == (PRICE, Money(0))
 
 
 @pytest.mark.standin(token_lifetime=63)  # the hand-off is due 60 s before expiry: 3 s in
@@ -144,7 +145,7 @@ async def test_a_job_waiting_in_the_bots_queue_is_handed_off_and_delivered_once_
     for job in jobs:
         (result,) = world.result_messages(job)
         assert result.interaction_id is None and result.id == job.delivery.channel_message_id
-    assert await world.charged() == (2 * PRICE, 0)
+    assert await world.charged() == (2 * PRICE, Money(0))
 
 
 @pytest.mark.standin(attachment_limit=1000)  # every image is too large to attach: it is linked
@@ -161,7 +162,7 @@ async def test_a_linked_result_counts_as_delivered_across_a_kill(world: World) -
     assert job.state is JobState.DELIVERED and job.images_delivered == 1
     results = [r for r in world.standin.requests if r.method in ("PATCH", "POST") and linked(r)]
     assert len(results) == 1  # posted once, not again after the restart
-    assert await world.charged() == (PRICE, 0)
+    assert await world.charged() == (PRICE, Money(0))
 
 
 @pytest.mark.standin(token_lifetime=63)
@@ -178,7 +179,7 @@ async def test_a_result_that_cannot_be_read_back_is_not_failed_across_a_kill(wor
     (job,) = await world.settled()
     assert job.state is JobState.DELIVERED
     assert len(world.result_messages(job)) == 1
-    assert await world.charged() == (PRICE, 0)
+    assert await world.charged() == (PRICE, Money(0))
 
 
 async def test_a_kill_during_the_deferral_is_answered_at_the_next_start(world: World) -> None:
@@ -199,4 +200,4 @@ async def test_a_kill_during_the_deferral_is_answered_at_the_next_start(world: W
     placeholder = world.standin.messages[interaction.original_id or 0]
     assert placeholder.deleted or not placeholder.flags & LOADING
     assert await world.jobs() == []
-    assert await world.charged() == (0, 0)
+    assert await world.charged() == (Money(0), Money(0))

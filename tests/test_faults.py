@@ -10,6 +10,7 @@ import pytest
 
 from bot.breaker import BreakerState
 from bot.models import FailureKind, JobState
+from bot.money import Money
 from bot.simulator import Endpoint, Fault, FaultKind
 from tests.conftest import TEST_KEY
 from tests.harness import ALICE, BOB, CHANNEL, DISCORD_TOKEN, GUILD, Harness
@@ -39,7 +40,7 @@ async def test_the_breaker_opens_after_repeated_failures_and_closes_after_a_prob
     assert await private(harness, refused) == TROUBLE
     assert harness.simulator.count(Endpoint.SUBMIT) == submits
     usage = await harness.ledger.usage(GUILD, ALICE)
-    assert (usage.reserved, usage.spent) == (0, 0)
+    assert (usage.reserved, usage.spent) == (Money(0), Money(0))
 
     harness.simulator.clear_faults()
     await asyncio.sleep(0.6)
@@ -97,11 +98,11 @@ async def test_pixazo_faults_end_well_or_tell_the_member_and_release(
     usage = await harness.ledger.usage(GUILD, ALICE)
     if delivered:
         assert job.state is JobState.DELIVERED
-        assert usage.spent == 8_000
+        assert usage.spent == Money(8_000)
     else:
         assert job.state is JobState.FAILED
         assert await private(harness, interaction)
-        assert (usage.spent, usage.reserved) == (0, 0)
+        assert (usage.spent, usage.reserved) == (Money(0), Money(0))
     harness.simulator.clear_faults()
 
 
@@ -133,7 +134,7 @@ async def test_no_permission_anywhere_fails_the_job_releases_and_tells_the_membe
     job = await harness.final((await harness.job_of(interaction)).id)
     assert job.failure_kind is FailureKind.DELIVERY
     assert "could not be fetched or posted" in await private(harness, interaction)
-    assert (await harness.ledger.usage(GUILD, ALICE)).spent == 0
+    assert (await harness.ledger.usage(GUILD, ALICE)).spent == Money(0)
     harness.standin.denied_channels.clear()
     harness.standin._failures.clear()
     assert len((await harness.reply(await harness.imagine("bob's fox", user=BOB))).files) == 1
@@ -153,7 +154,7 @@ async def test_twenty_at_once_get_the_cap_and_private_refusals(harness: Harness)
     assert len(jobs) == 5
     for job in jobs:
         assert (await harness.final(job.id, timeout=30)).state is JobState.DELIVERED
-    assert (await harness.ledger.usage(GUILD, ALICE)).spent == 40_000
+    assert (await harness.ledger.usage(GUILD, ALICE)).spent == Money(40_000)
 
 
 async def test_a_6000_character_prompt_is_refused_with_its_length(harness: Harness) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.models import JobState
+from bot.money import Money
 from bot.simulator import Endpoint, Fault, FaultKind, Simulator, SimulatorSettings
 from tests.conftest import TEST_KEY
 from tests.discord_standin import MEMBER_PERMISSIONS, MODERATE_MEMBERS, DiscordStandin, Interaction
@@ -28,7 +29,7 @@ async def test_happy_path_defers_first_shows_the_queue_and_attaches_the_exact_pn
     (image,) = message.files
     assert image.data == harness.simulator.images_of(job.request_id)[0]
     usage = await harness.ledger.usage(GUILD, ALICE)
-    assert (usage.spent, usage.reserved) == (8_000, 0)
+    assert (usage.spent, usage.reserved) == (Money(8_000), Money(0))
 
 
 def titles(harness: Harness, interaction: Interaction) -> list[str]:
@@ -75,13 +76,13 @@ async def test_four_images_are_attached_and_cost_four_times(harness: Harness) ->
     assert len(message.files) == 4
     assert len({f.data for f in message.files}) == 4
     await harness.final((await harness.job_of(interaction)).id)
-    assert (await harness.ledger.usage(GUILD, ALICE)).spent == 32_000
+    assert (await harness.ledger.usage(GUILD, ALICE)).spent == Money(32_000)
     assert message.embeds[0]["fields"][2] == {"name": "Cost", "value": "$0.032", "inline": True}
 
 
 async def test_over_budget_is_refused_privately_and_nothing_reaches_pixazo(harness: Harness) -> None:
     async with harness.storage.transaction() as tx:
-        await tx.guilds.update_settings(GUILD, harness.ledger.now(), member_daily_limit=0)
+        await tx.guilds.update_settings(GUILD, harness.clock(), member_daily_limit=Money(0))
     interaction = await harness.imagine("a lighthouse")
     await harness.standin.wait_for(lambda: bool(harness.ephemeral_followups(interaction)))
     (refusal,) = harness.ephemeral_followups(interaction)
@@ -105,7 +106,7 @@ async def test_a_safety_failure_is_public_without_the_prompt_private_with_the_re
     async with harness.storage.transaction() as tx:
         (report,) = await tx.moderation.reports(GUILD)
     assert report.job_id == job.id and report.prompt == "something forbidden and secret"
-    assert (await harness.ledger.usage(GUILD, ALICE)).spent == 0
+    assert (await harness.ledger.usage(GUILD, ALICE)).spent == Money(0)
 
 
 async def test_an_exhausted_balance_is_explained_privately_and_released(
@@ -117,7 +118,7 @@ async def test_an_exhausted_balance_is_explained_privately_and_released(
     (private,) = harness.ephemeral_followups(interaction)
     assert "balance has run out" in private.content
     assert any(r.levelname == "ERROR" and "balance" in r.getMessage() for r in caplog.records)
-    assert (await harness.ledger.usage(GUILD, ALICE)).reserved == 0
+    assert (await harness.ledger.usage(GUILD, ALICE)).reserved == Money(0)
 
 
 async def test_a_500_storm_fails_clearly_and_releases(harness: Harness) -> None:
@@ -126,7 +127,7 @@ async def test_a_500_storm_fails_clearly_and_releases(harness: Harness) -> None:
     await harness.standin.wait_for(lambda: bool(harness.ephemeral_followups(interaction)))
     (private,) = harness.ephemeral_followups(interaction)
     assert "could not make this image" in private.content and "not charged" in private.content
-    assert (await harness.ledger.usage(GUILD, ALICE)).reserved == 0
+    assert (await harness.ledger.usage(GUILD, ALICE)).reserved == Money(0)
     harness.simulator.clear_faults()
 
 
@@ -151,7 +152,7 @@ async def test_a_job_queued_when_the_bot_stops_is_delivered_once_by_the_next_bot
     assert len(message.files) == 1
     assert harness.simulator.count(Endpoint.SUBMIT) == 1
     assert sum(len(m.files) for m in harness.standin.messages.values()) == 1
-    assert (await harness.ledger.usage(GUILD, ALICE)).spent == 8_000
+    assert (await harness.ledger.usage(GUILD, ALICE)).spent == Money(8_000)
 
 
 async def test_a_job_outliving_its_token_finishes_in_a_channel_message(
@@ -198,7 +199,7 @@ async def test_reroll_makes_a_new_charged_job_with_the_same_prompt(harness: Harn
     first = await harness.job_of(interaction)
     assert rerolled.request.prompt == "a lighthouse" and rerolled.request.parent_id == first.id
     assert rerolled.request.seed != 7 and rerolled.member_id == BOB
-    assert (await harness.ledger.usage(GUILD, BOB)).spent == 8_000
+    assert (await harness.ledger.usage(GUILD, BOB)).spent == Money(8_000)
 
 
 async def test_delete_is_refused_to_a_stranger_and_works_for_the_requester(harness: Harness) -> None:

@@ -13,9 +13,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from bot.clock import utc_now
+from bot.config import Config
 from bot.errors import ChannelNotAllowedError, TooManyJobsError
 from bot.jobs import DeliveryError, JobRunner, RunnerSettings
-from bot.ledger import BudgetDefaults, Ledger
+from bot.ledger import Ledger
 from bot.metrics import Metrics
 from bot.models import (
     Delivery,
@@ -32,11 +34,12 @@ from bot.models import (
 )
 from bot.moderation import Failure
 from bot.money import Money
-from bot.pixazo import PixazoClient
 from bot.progress import Progress, Stage
+from bot.services import wire
 from bot.simulator import Endpoint, Fault, FaultKind, Simulator, SimulatorSettings
 from bot.storage import Storage
 from tests.conftest import FAST_RETRY, TEST_KEY, Serve
+from tests.harness import DISCORD_TOKEN
 
 GUILD, CHANNEL, ALICE, BOB = 100, 200, 1, 2
 FAST = RunnerSettings(poll_min_seconds=0.02, poll_max_seconds=0.1, max_poll_errors=3)
@@ -94,13 +97,28 @@ class RecordingSink:
 class World:
     """A runner wired to a simulator and a database file, restartable on the same file."""
 
-    def __init__(self, path: Path, pixazo: PixazoClient, simulator: Simulator, settings: RunnerSettings) -> None:
+    def __init__(
+        self,
+        path: Path,
+        http: aiohttp.ClientSession,
+        sim_url: str,
+        simulator: Simulator,
+        settings: RunnerSettings,
+        *,
+        timeout: float = 5.0,
+    ) -> None:
         self.path = path
-        self.pixazo = pixazo
+        self.http = http
+        self.config = dataclasses.replace(
+            Config(discord_token=Secret(DISCORD_TOKEN), pixazo_api_key=Secret(TEST_KEY)),
+            pixazo_base_url=sim_url,
+            pixazo_timeout_seconds=timeout,
+            database_url=f"sqlite:///{path}",
+        )
         self.simulator = simulator
         self.settings = settings
         self.sink = RecordingSink()
-        self.metrics: Metrics | None = None
+        self.metrics = Metrics()
         self.storage: Storage
         self.ledger: Ledger
         self.runner: JobRunner
@@ -108,8 +126,12 @@ class World:
     async def start(self, sink: RecordingSink | None = None) -> None:
         self.sink = sink or RecordingSink()
         self.storage = await Storage.open(self.path)
-        self.ledger = Ledger(self.storage, BudgetDefaults(Money(8_000), Money(80_000)))
-        self.runner = JobRunner(self.storage, self.ledger, self.pixazo, self.sink, self.settings, metrics=self.metrics)
+        services = wire(
+            self.config, http=self.http, storage=self.storage, clock=utc_now, metrics=self.metrics, retry=FAST_RETRY
+        )
+        services = dataclasses.replace(services, runner_settings=self.settings)
+        self.ledger = services.ledger
+        self.runner = services.runner(self.sink, JobOrigin.DISCORD)
         await self.runner.start()
 
     async def stop(self) -> None:
@@ -141,8 +163,10 @@ def sim_settings() -> SimulatorSettings:
 
 
 @pytest.fixture
-async def world(tmp_path: Path, pixazo: PixazoClient, simulator: Simulator) -> AsyncIterator[World]:
-    world = World(tmp_path / "jobs.db", pixazo, simulator, FAST)
+async def world(
+    tmp_path: Path, http: aiohttp.ClientSession, sim_url: str, simulator: Simulator
+) -> AsyncIterator[World]:
+    world = World(tmp_path / "jobs.db", http, sim_url, simulator, FAST)
     await world.start()
     yield world
     await world.stop()
@@ -160,7 +184,7 @@ async def test_a_job_walks_the_queue_and_is_delivered_and_charged_once(world: Wo
     (image,) = world.sink.delivered[job.id]
     assert image.data == world.simulator.images_of(done.request_id or "")[0]
     usage = await world.ledger.usage(GUILD, ALICE)
-    assert (usage.spent, usage.reserved, usage.images) == (8_000, 0, 1)
+    assert (usage.spent, usage.reserved, usage.images) == (Money(8_000), Money(0), 1)
     assert world.sink.usage_shown[job.id] == usage  # what the result said is what the ledger holds
     assert world.simulator.count(Endpoint.SUBMIT) == 1
 
@@ -169,7 +193,7 @@ async def test_four_images_are_delivered_and_cost_four_times_as_much(world: Worl
     job = await world.submit(count=4)
     done = await world.until_final(job.id)
     assert len(world.sink.delivered[job.id]) == 4 == done.images_delivered
-    assert (await world.ledger.usage(GUILD, ALICE)).spent == 32_000
+    assert (await world.ledger.usage(GUILD, ALICE)).spent == Money(32_000)
 
 
 async def test_a_safety_failure_stores_a_report_and_charges_nothing(world: World) -> None:
@@ -180,7 +204,7 @@ async def test_a_safety_failure_stores_a_report_and_charges_nothing(world: World
     async with world.storage.transaction() as tx:
         (report,) = await tx.moderation.reports(GUILD)
     assert (report.job_id, report.source, report.prompt) == (job.id, ReportSource.SAFETY, "something forbidden")
-    assert (await world.ledger.usage(GUILD, ALICE)).spent == 0
+    assert (await world.ledger.usage(GUILD, ALICE)).spent == Money(0)
 
 
 async def test_a_server_that_charges_safety_failures_is_charged(world: World) -> None:
@@ -189,7 +213,7 @@ async def test_a_server_that_charges_safety_failures_is_charged(world: World) ->
     job = await world.submit("something forbidden")
     await world.until_final(job.id)
     assert world.sink.failures[job.id][1] is True
-    assert (await world.ledger.usage(GUILD, ALICE)).spent == 8_000
+    assert (await world.ledger.usage(GUILD, ALICE)).spent == Money(8_000)
 
 
 async def test_an_exhausted_balance_releases_the_money_and_tells_the_operator(
@@ -201,7 +225,7 @@ async def test_an_exhausted_balance_releases_the_money_and_tells_the_operator(
     assert done.failure_kind is FailureKind.BALANCE
     assert any(r.levelno == logging.ERROR and "balance" in r.getMessage() for r in caplog.records)
     usage = await world.ledger.usage(GUILD, ALICE)
-    assert (usage.spent, usage.reserved) == (0, 0)
+    assert (usage.spent, usage.reserved) == (Money(0), Money(0))
 
 
 async def test_a_500_storm_while_polling_fails_the_job_and_releases_it(world: World) -> None:
@@ -212,7 +236,7 @@ async def test_a_500_storm_while_polling_fails_the_job_and_releases_it(world: Wo
     world.simulator.inject(Endpoint.RESULT, Fault(FaultKind.STATUS, status=500), times=1000)
     done = await world.until_final(job.id)
     assert done.failure_kind is FailureKind.UPSTREAM
-    assert (await world.ledger.usage(GUILD, ALICE)).reserved == 0
+    assert (await world.ledger.usage(GUILD, ALICE)).reserved == Money(0)
     world.simulator.clear_faults()
 
 
@@ -226,14 +250,13 @@ async def test_rate_limits_then_success_still_deliver(world: World) -> None:
 async def test_a_submit_whose_answer_never_came_is_charged_and_never_resent(
     tmp_path: Path, http: aiohttp.ClientSession, sim_url: str, simulator: Simulator
 ) -> None:
-    impatient = PixazoClient(http, api_key=Secret(TEST_KEY), base_url=sim_url, timeout=0.2, retry=FAST_RETRY)
-    world = World(tmp_path / "x.db", impatient, simulator, FAST)
+    world = World(tmp_path / "x.db", http, sim_url, simulator, FAST, timeout=0.2)
     await world.start()
     simulator.inject(Endpoint.SUBMIT, Fault(FaultKind.SLOW, delay=0.5))
     job = await world.submit()
     done = await world.until_final(job.id)
     assert (done.failure_kind, world.sink.failures[job.id][1]) == (FailureKind.INTERRUPTED, True)
-    assert (await world.ledger.usage(GUILD, ALICE)).spent == 8_000
+    assert (await world.ledger.usage(GUILD, ALICE)).spent == Money(8_000)
     async with asyncio.timeout(5):
         while world.runner.active_count:  # once nothing runs for the job, no submit can follow
             await asyncio.sleep(0.01)
@@ -257,12 +280,11 @@ async def test_a_job_found_mid_submit_at_start_is_charged_and_not_sent(world: Wo
 
 
 async def test_a_job_queued_when_the_bot_stops_is_delivered_exactly_once_after_restart(
-    tmp_path: Path, pixazo: PixazoClient, serve: Serve, http: aiohttp.ClientSession
+    tmp_path: Path, serve: Serve, http: aiohttp.ClientSession
 ) -> None:
     simulator = Simulator(SimulatorSettings(render_seconds=0.3, queue_depth=3))
     base = await serve(simulator.app) + "/z-image-turbo-834/v1"
-    client = PixazoClient(http, api_key=Secret(TEST_KEY), base_url=base, retry=FAST_RETRY)
-    world = World(tmp_path / "restart.db", client, simulator, FAST)
+    world = World(tmp_path / "restart.db", http, base, simulator, FAST)
     await world.start()
     job = await world.submit()
     async with asyncio.timeout(5):
@@ -275,7 +297,7 @@ async def test_a_job_queued_when_the_bot_stops_is_delivered_exactly_once_after_r
     assert done.state is JobState.DELIVERED
     assert job.id not in first_sink.delivered and len(world.sink.delivered[job.id]) == 1
     assert simulator.count(Endpoint.SUBMIT) == 1
-    assert (await world.ledger.usage(GUILD, ALICE)).spent == 8_000
+    assert (await world.ledger.usage(GUILD, ALICE)).spent == Money(8_000)
     await world.stop()
 
 
@@ -298,8 +320,7 @@ async def test_the_member_cap_and_local_queue_hold_the_rest_and_refuse_beyond(
 ) -> None:
     simulator = Simulator(SimulatorSettings(render_seconds=0.2, concurrency=10))
     base = await serve(simulator.app) + "/z-image-turbo-834/v1"
-    client = PixazoClient(http, api_key=Secret(TEST_KEY), base_url=base, retry=FAST_RETRY)
-    world = World(tmp_path / "cap.db", client, simulator, FAST)
+    world = World(tmp_path / "cap.db", http, base, simulator, FAST)
     await world.start()
     jobs = [await world.submit(f"fox {i}") for i in range(5)]
     with pytest.raises(TooManyJobsError, match="5 images"):
@@ -312,19 +333,20 @@ async def test_the_member_cap_and_local_queue_hold_the_rest_and_refuse_beyond(
     assert world.runner.local_position(bob.id) is None
     for job in [*jobs, bob]:
         assert (await world.until_final(job.id)).state is JobState.DELIVERED
-    assert (await world.ledger.usage(GUILD, ALICE)).spent == 40_000
+    assert (await world.ledger.usage(GUILD, ALICE)).spent == Money(40_000)
     await world.stop()
 
 
 async def test_a_job_that_outlives_its_time_limit_fails_as_timed_out_and_is_released(
-    tmp_path: Path, pixazo: PixazoClient, simulator: Simulator
+    tmp_path: Path, http: aiohttp.ClientSession, sim_url: str, simulator: Simulator
 ) -> None:
-    world = World(tmp_path / "t.db", pixazo, simulator, RunnerSettings(poll_min_seconds=0.02, job_timeout_seconds=0.1))
+    settings = RunnerSettings(poll_min_seconds=0.02, job_timeout_seconds=0.1)
+    world = World(tmp_path / "t.db", http, sim_url, simulator, settings)
     await world.start()
     job = await world.submit()
     done = await world.until_final(job.id)
     assert (done.failure_kind, done.failure_reason) == (FailureKind.TIMEOUT, "timed out")
-    assert (await world.ledger.usage(GUILD, ALICE)).reserved == 0
+    assert (await world.ledger.usage(GUILD, ALICE)).reserved == Money(0)
     await world.stop()
 
 
@@ -341,7 +363,7 @@ async def test_a_result_that_cannot_be_posted_is_released(world: World) -> None:
     job = await world.submit()
     done = await world.until_final(job.id)
     assert done.failure_kind is FailureKind.DELIVERY
-    assert (await world.ledger.usage(GUILD, ALICE)).spent == 0
+    assert (await world.ledger.usage(GUILD, ALICE)).spent == Money(0)
 
 
 @pytest.mark.parametrize("fault", [FaultKind.EMPTY_RESULT, FaultKind.SYSTEM_ERROR])
@@ -350,7 +372,7 @@ async def test_an_empty_or_errored_result_fails_and_releases(world: World, fault
     job = await world.submit()
     done = await world.until_final(job.id)
     assert done.state is JobState.FAILED
-    assert (await world.ledger.usage(GUILD, ALICE)).reserved == 0
+    assert (await world.ledger.usage(GUILD, ALICE)).reserved == Money(0)
 
 
 async def test_images_that_404_fail_the_job_and_release_it(world: World) -> None:
@@ -358,7 +380,7 @@ async def test_images_that_404_fail_the_job_and_release_it(world: World) -> None
     job = await world.submit()
     done = await world.until_final(job.id)
     assert done.failure_kind is FailureKind.DELIVERY
-    assert (await world.ledger.usage(GUILD, ALICE)).spent == 0
+    assert (await world.ledger.usage(GUILD, ALICE)).spent == Money(0)
 
 
 async def test_a_channel_where_imagine_is_not_allowed_is_refused_before_money_moves(world: World) -> None:
@@ -366,14 +388,13 @@ async def test_a_channel_where_imagine_is_not_allowed_is_refused_before_money_mo
         await tx.guilds.allow_channel(GUILD, 999)
     with pytest.raises(ChannelNotAllowedError):
         await world.submit()
-    assert (await world.ledger.usage(GUILD, ALICE)).reserved == 0
+    assert (await world.ledger.usage(GUILD, ALICE)).reserved == Money(0)
 
 
 async def test_polls_that_time_out_are_retried_and_the_job_is_delivered(
     tmp_path: Path, http: aiohttp.ClientSession, sim_url: str, simulator: Simulator
 ) -> None:
-    impatient = PixazoClient(http, api_key=Secret(TEST_KEY), base_url=sim_url, timeout=0.2, retry=FAST_RETRY)
-    world = World(tmp_path / "t.db", impatient, simulator, FAST)
+    world = World(tmp_path / "t.db", http, sim_url, simulator, FAST, timeout=0.2)
     await world.start()
     job = await world.submit()
     simulator.inject(Endpoint.RESULT, Fault(FaultKind.SLOW, delay=0.4), times=3)
@@ -387,17 +408,17 @@ async def test_polls_that_time_out_are_retried_and_the_job_is_delivered(
 
 
 async def test_a_deadline_that_passes_during_the_submit_charges_it_as_interrupted_and_tells_once(
-    tmp_path: Path, pixazo: PixazoClient, simulator: Simulator
+    tmp_path: Path, http: aiohttp.ClientSession, sim_url: str, simulator: Simulator
 ) -> None:
     settings = dataclasses.replace(FAST, job_timeout_seconds=0.3)
-    world = World(tmp_path / "d.db", pixazo, simulator, settings)
+    world = World(tmp_path / "d.db", http, sim_url, simulator, settings)
     await world.start()
     simulator.inject(Endpoint.SUBMIT, Fault(FaultKind.SLOW, delay=1.0))  # Pixazo gets it, answers too late
     job = await world.submit()
     done = await world.until_final(job.id)
     assert (done.failure_kind, world.sink.failures[job.id][1]) == (FailureKind.INTERRUPTED, True)
     assert world.sink.told == [job.id]
-    assert (await world.ledger.usage(GUILD, ALICE)).spent == 8_000
+    assert (await world.ledger.usage(GUILD, ALICE)).spent == Money(8_000)
     await world.stop()
 
 
@@ -417,7 +438,7 @@ async def test_a_shutdown_during_the_submit_charges_it_and_the_restart_neither_r
     assert first_sink.told == [job.id] and first_sink.failures[job.id][1] is True
     async with world.storage.transaction() as tx:
         assert await tx.jobs.unnotified(JobOrigin.DISCORD) == []  # so the restart has nothing to tell again
-    assert (await world.ledger.usage(GUILD, ALICE)).spent == 8_000
+    assert (await world.ledger.usage(GUILD, ALICE)).spent == Money(8_000)
     assert simulator.count(Endpoint.SUBMIT) == 1
 
 
@@ -426,9 +447,8 @@ async def test_time_waiting_in_the_bots_queue_does_not_count_against_the_render_
 ) -> None:
     simulator = Simulator(SimulatorSettings(render_seconds=0.3, concurrency=2))
     base = await serve(simulator.app) + "/z-image-turbo-834/v1"
-    client = PixazoClient(http, api_key=Secret(TEST_KEY), base_url=base, retry=FAST_RETRY)
     settings = dataclasses.replace(FAST, member_max_jobs=1, job_timeout_seconds=0.6)
-    world = World(tmp_path / "w.db", client, simulator, settings)
+    world = World(tmp_path / "w.db", http, base, simulator, settings)
     await world.start()
     jobs = [await world.submit(f"fox {n}") for n in range(3)]  # the third waits about 0.7 s before it is sent
     for job in jobs:
@@ -441,9 +461,8 @@ async def test_a_job_that_waits_too_long_in_the_bots_queue_is_never_sent_and_is_
 ) -> None:
     simulator = Simulator(SimulatorSettings(render_seconds=0.3, queue_depth=3))
     base = await serve(simulator.app) + "/z-image-turbo-834/v1"
-    client = PixazoClient(http, api_key=Secret(TEST_KEY), base_url=base, retry=FAST_RETRY)
     settings = dataclasses.replace(FAST, member_max_jobs=1, queue_timeout_seconds=0.2)
-    world = World(tmp_path / "q.db", client, simulator, settings)
+    world = World(tmp_path / "q.db", http, base, simulator, settings)
     await world.start()
     first = await world.submit("the first fox")
     second = await world.submit("the second fox")
@@ -453,7 +472,7 @@ async def test_a_job_that_waits_too_long_in_the_bots_queue_is_never_sent_and_is_
     assert (await world.until_final(first.id)).state is JobState.DELIVERED
     assert [r.body["prompt"] for r in simulator.requests if r.endpoint == Endpoint.SUBMIT] == ["the first fox"]
     usage = await world.ledger.usage(GUILD, ALICE)
-    assert (usage.spent, usage.reserved) == (8_000, 0)
+    assert (usage.spent, usage.reserved) == (Money(8_000), Money(0))
     await world.stop()
 
 
@@ -465,8 +484,7 @@ async def test_the_bot_never_resumes_a_terminal_job(world: World) -> None:
         reservation = await world.ledger.reserve(guild_id=0, member_id=0, role_ids=[], images=1, tx=tx)
         job = await tx.jobs.insert(
             JobRequest(0, 0, 0, "a terminal fox", "square", "square_1_1"),
-            reservation_id=reservation.id,
-            cost=8_000,
+            reservation=reservation,
             delivery=Delivery(),
             now=now,
             origin=JobOrigin.TERMINAL,

@@ -11,8 +11,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.errors import BudgetExceededError, MemberBlockedError, ServerPausedError
+from bot.jobs import admit
 from bot.ledger import BudgetDefaults, Ledger
-from bot.models import Delivery, JobRequest, JobState, OverrideKind, ReportSource, ReservationState
+from bot.models import Delivery, JobOrigin, JobRequest, JobState, OverrideKind, ReportSource, ReservationState
+from bot.moderation import Moderation
 from bot.money import Money
 from bot.storage import Storage
 
@@ -72,7 +74,7 @@ async def test_the_last_eight_tenths_of_a_cent_goes_to_exactly_one_of_fifty_race
         results = await asyncio.gather(*(racer(i) for i in range(50)))
         assert results.count(True) == 1
         usage = await ledgers[3].usage(GUILD, ALICE)
-        assert usage.reserved == Money.parse("0.08").micros and usage.left == 0
+        assert usage.reserved == Money.parse("0.08") and usage.left == Money(0)
     finally:
         for storage in storages:
             await storage.close()
@@ -83,7 +85,7 @@ async def test_a_server_budget_race_between_members_never_overspends(tmp_path: P
     storages = [await Storage.open(path) for _ in range(4)]
     try:
         async with storages[0].transaction() as tx:
-            await tx.guilds.update_settings(GUILD, clock(), guild_daily_limit=Money.parse("0.1").micros)
+            await tx.guilds.update_settings(GUILD, clock(), guild_daily_limit=Money.parse("0.1"))
         ledgers = [Ledger(storage, DEFAULTS, clock) for storage in storages]
 
         async def racer(member: int) -> int:
@@ -109,7 +111,12 @@ async def test_the_member_budget_refuses_with_what_was_used_and_when_it_resets(l
     with pytest.raises(BudgetExceededError) as caught:
         await ledger.reserve(guild_id=GUILD, member_id=ALICE, role_ids=[], images=4)
     refusal = caught.value
-    assert (refusal.scope, refusal.used, refusal.limit, refusal.left) == ("member", 64_000, 80_000, 16_000)
+    assert (refusal.scope, refusal.used, refusal.limit, refusal.left) == (
+        "member",
+        Money(64_000),
+        Money(80_000),
+        Money(16_000),
+    )
     assert refusal.resets_at == datetime(2026, 11, 27, tzinfo=UTC)
     assert str(refusal) == (
         "This would cost $0.032 and you have $0.016 left of your $0.08 today ($0.064 used); it resets <t:1795737600:R>."
@@ -121,12 +128,12 @@ async def test_the_server_budget_refuses_after_its_members_spend_it(
     ledger: Ledger, storage: Storage, clock: Clock
 ) -> None:
     async with storage.transaction() as tx:
-        await tx.guilds.update_settings(GUILD, clock(), guild_daily_limit=100_000, timezone="Europe/Berlin")
+        await tx.guilds.update_settings(GUILD, clock(), guild_daily_limit=Money(100_000), timezone="Europe/Berlin")
     await ledger.reserve(guild_id=GUILD, member_id=ALICE, role_ids=[], images=10)
     with pytest.raises(BudgetExceededError) as caught:
         await ledger.reserve(guild_id=GUILD, member_id=BOB, role_ids=[], images=3)
     assert caught.value.scope == "server"
-    assert (caught.value.used, caught.value.limit) == (80_000, 100_000)
+    assert (caught.value.used, caught.value.limit) == (Money(80_000), Money(100_000))
     assert caught.value.resets_at == datetime(2026, 11, 26, 23, 0, tzinfo=UTC)  # midnight in Berlin
     assert "This server has used $0.08 of its $0.10" in str(caught.value)
 
@@ -154,22 +161,30 @@ async def test_the_operator_default_server_budget_applies_where_a_server_set_non
 async def test_blocked_comes_before_paused_which_comes_before_budgets(
     ledger: Ledger, storage: Storage, clock: Clock
 ) -> None:
+    moderation = Moderation(storage, clock, auto_block_after=3)
+
+    async def reserve(member: int) -> None:  # as /imagine asks: whether the member may generate, then the money
+        request = JobRequest(GUILD, 5, member, "a fox", "square", "square_1_1")
+        await admit(
+            storage, ledger, moderation, request, Delivery(), queue_limit=5, now=clock(), origin=JobOrigin.DISCORD
+        )
+
     async with storage.transaction() as tx:
-        await tx.guilds.update_settings(GUILD, clock(), paused=True, member_daily_limit=0)
+        await tx.guilds.update_settings(GUILD, clock(), paused=True, member_daily_limit=Money(0))
         await tx.moderation.add_block(
             GUILD, ALICE, until=clock() + timedelta(hours=1), reason="spam", moderator_id=9, now=clock()
         )
     with pytest.raises(MemberBlockedError):
-        await ledger.reserve(guild_id=GUILD, member_id=ALICE, role_ids=[], images=1)
+        await reserve(ALICE)
     with pytest.raises(ServerPausedError):
-        await ledger.reserve(guild_id=GUILD, member_id=BOB, role_ids=[], images=1)
+        await reserve(BOB)
     clock.now += timedelta(hours=2)  # the block has expired
     with pytest.raises(ServerPausedError):
-        await ledger.reserve(guild_id=GUILD, member_id=ALICE, role_ids=[], images=1)
+        await reserve(ALICE)
     async with storage.transaction() as tx:
         await tx.guilds.update_settings(GUILD, clock(), paused=False)
     with pytest.raises(BudgetExceededError, match="not enabled for you"):
-        await ledger.reserve(guild_id=GUILD, member_id=ALICE, role_ids=[], images=1)
+        await reserve(ALICE)
 
 
 async def test_overrides_resolve_member_then_highest_role_then_server_then_operator(
@@ -178,20 +193,20 @@ async def test_overrides_resolve_member_then_highest_role_then_server_then_opera
     artists, patrons, plain = 11, 12, 13
 
     async def limit(member: int, roles: list[int]) -> int:
-        return (await ledger.usage(GUILD, member, roles)).limit
+        return (await ledger.usage(GUILD, member, roles)).limit.micros
 
     assert await limit(ALICE, [artists]) == 80_000  # the operator default
     async with storage.transaction() as tx:
-        await tx.guilds.update_settings(GUILD, clock(), member_daily_limit=40_000)
+        await tx.guilds.update_settings(GUILD, clock(), member_daily_limit=Money(40_000))
     assert await limit(ALICE, [artists]) == 40_000  # the server default
     async with storage.transaction() as tx:
-        await tx.guilds.set_override(GUILD, OverrideKind.ROLE, artists, 200_000)
-        await tx.guilds.set_override(GUILD, OverrideKind.ROLE, patrons, 500_000)
+        await tx.guilds.set_override(GUILD, OverrideKind.ROLE, artists, Money(200_000))
+        await tx.guilds.set_override(GUILD, OverrideKind.ROLE, patrons, Money(500_000))
     assert await limit(ALICE, [plain, artists]) == 200_000
     assert await limit(ALICE, [artists, patrons]) == 500_000  # the most generous role wins
     assert await limit(BOB, [plain]) == 40_000
     async with storage.transaction() as tx:
-        await tx.guilds.set_override(GUILD, OverrideKind.MEMBER, ALICE, 8_000)
+        await tx.guilds.set_override(GUILD, OverrideKind.MEMBER, ALICE, Money(8_000))
     assert await limit(ALICE, [artists, patrons]) == 8_000  # the member's own override beats every role
     with pytest.raises(BudgetExceededError):
         await ledger.reserve(guild_id=GUILD, member_id=ALICE, role_ids=[patrons], images=2)
@@ -211,7 +226,7 @@ async def test_the_day_rolls_over_at_midnight_in_auckland(ledger: Ledger, storag
     assert caught.value.resets_at == datetime(2026, 11, 26, 11, 0, tzinfo=UTC)
     clock.now = caught.value.resets_at
     usage = await ledger.usage(GUILD, ALICE)
-    assert (usage.day, usage.reserved, usage.left) == ("2026-11-27", 0, 80_000)
+    assert (usage.day, usage.reserved, usage.left) == ("2026-11-27", Money(0), Money(80_000))
     await ledger.reserve(guild_id=GUILD, member_id=ALICE, role_ids=[], images=1)
 
 
@@ -255,14 +270,14 @@ async def test_commit_and_release_are_idempotent(ledger: Ledger) -> None:
     assert not await ledger.release(second.id)
     assert not await ledger.commit(second.id)
     usage = await ledger.usage(GUILD, ALICE)
-    assert (usage.spent, usage.reserved, usage.images, usage.left) == (16_000, 0, 2, 64_000)
+    assert (usage.spent, usage.reserved, usage.images, usage.left) == (Money(16_000), Money(0), 2, Money(64_000))
 
 
 async def test_commit_of_fewer_images_charges_only_those(ledger: Ledger) -> None:
     reservation = await ledger.reserve(guild_id=GUILD, member_id=ALICE, role_ids=[], images=4)
     assert await ledger.commit(reservation.id, images=3)
     usage = await ledger.usage(GUILD, ALICE)
-    assert (usage.spent, usage.reserved, usage.images) == (24_000, 0, 3)
+    assert (usage.spent, usage.reserved, usage.images) == (Money(24_000), Money(0), 3)
 
 
 async def test_a_reservation_survives_the_database_closing_before_its_commit(tmp_path: Path, clock: Clock) -> None:
@@ -274,14 +289,14 @@ async def test_a_reservation_survives_the_database_closing_before_its_commit(tmp
     storage = await Storage.open(path)
     ledger = Ledger(storage, DEFAULTS, clock)
     usage = await ledger.usage(GUILD, ALICE)
-    assert (usage.reserved, usage.left) == (40_000, 40_000)
+    assert (usage.reserved, usage.left) == (Money(40_000), Money(40_000))
     with pytest.raises(BudgetExceededError):
         await ledger.reserve(guild_id=GUILD, member_id=ALICE, role_ids=[], images=6)
     assert await ledger.commit(reservation.id)
     async with storage.transaction() as tx:
         stored = await tx.spend.get(reservation.id)
         assert stored is not None and stored.state is ReservationState.CHARGED
-        assert await tx.spend.total_charged() == 40_000
+        assert await tx.spend.total_charged() == Money(40_000)
     await storage.close()
 
 
@@ -296,13 +311,13 @@ async def test_the_report_lists_each_member_per_day_oldest_first(ledger: Ledger,
     report = await ledger.report(GUILD, days=7)
     assert (report.first_day, report.last_day) == ("2026-11-20", "2026-11-26")
     assert [(r.day, r.member_id, r.images, r.spent) for r in report.rows] == [
-        ("2026-11-23", ALICE, 2, 16_000),
-        ("2026-11-23", BOB, 1, 8_000),
-        ("2026-11-25", ALICE, 4, 32_000),
-        ("2026-11-26", BOB, 3, 24_000),
+        ("2026-11-23", ALICE, 2, Money(16_000)),
+        ("2026-11-23", BOB, 1, Money(8_000)),
+        ("2026-11-25", ALICE, 4, Money(32_000)),
+        ("2026-11-26", BOB, 3, Money(24_000)),
     ]
-    assert (report.total_spent, report.total_images) == (80_000, 10)
-    assert report.by_member() == [(ALICE, 48_000, 6), (BOB, 32_000, 4)]
+    assert (report.total_spent, report.total_images) == (Money(80_000), 10)
+    assert report.by_member() == [(ALICE, Money(48_000), 6), (BOB, Money(32_000), 4)]
 
 
 async def test_forgetting_a_member_keeps_the_money_right(ledger: Ledger, storage: Storage, clock: Clock) -> None:
@@ -310,8 +325,7 @@ async def test_forgetting_a_member_keeps_the_money_right(ledger: Ledger, storage
     async with storage.transaction() as tx:
         job = await tx.jobs.insert(
             JobRequest(GUILD, 5, ALICE, "a secret prompt", "square", "square_1_1", count=2),
-            reservation_id=reservation.id,
-            cost=16_000,
+            reservation=reservation,
             delivery=Delivery(),
             now=clock(),
         )
@@ -335,7 +349,7 @@ async def test_forgetting_a_member_keeps_the_money_right(ledger: Ledger, storage
         (report,) = await tx.moderation.reports(GUILD)
         assert report.prompt is None and report.job_id is None
     assert await ledger.usage(GUILD, ALICE) == before
-    assert (await ledger.report(GUILD)).total_spent == 16_000
+    assert (await ledger.report(GUILD)).total_spent == Money(16_000)
 
 
 RACE_SCRIPT = """
@@ -343,6 +357,7 @@ import asyncio, sys
 from datetime import datetime, UTC
 from pathlib import Path
 from bot.errors import BudgetExceededError
+from bot.jobs import admit
 from bot.ledger import BudgetDefaults, Ledger
 from bot.money import Money
 from bot.storage import Storage

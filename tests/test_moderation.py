@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.models import ReportSource, ReportState
+from bot.money import Money
 from bot.simulator import Endpoint
 from tests.discord_standin import MANAGE_GUILD, MEMBER_PERMISSIONS, MODERATE_MEMBERS, StoredMessage
 from tests.harness import ALICE, BOB, GUILD, MOD, MOD_CHANNEL, ChannelRef, Harness, MemberRef
@@ -110,7 +111,7 @@ async def test_a_blocked_term_is_refused_before_money_and_queued_for_review(harn
     assert card.embeds[0]["title"] == "Prompt refused by the server's blocked terms"
     assert "banana" in field(card, "Reason")
     assert harness.simulator.count(Endpoint.SUBMIT) == 0
-    assert (await harness.ledger.usage(GUILD, ALICE)).reserved == 0
+    assert (await harness.ledger.usage(GUILD, ALICE)).reserved == Money(0)
     await harness.reply(await harness.imagine("a bandana"))  # not the same word
 
 

@@ -18,10 +18,8 @@ import pytest
 
 from bot.health import write_heartbeat
 from bot.metrics import PrometheusMetrics
-from bot.models import Secret
-from bot.pixazo import PixazoClient
 from bot.simulator import BASE_PATH, Endpoint, Fault, FaultKind, Simulator, SimulatorSettings
-from tests.conftest import FAST_RETRY, TEST_KEY, Serve
+from tests.conftest import TEST_KEY, Serve
 from tests.discord_standin import DiscordStandin
 from tests.harness import DISCORD_TOKEN, GUILD
 
@@ -199,8 +197,7 @@ async def test_metrics_count_calls_errors_jobs_and_spend(
 
     port = free_port()
     metrics = PrometheusMetrics(port, host="127.0.0.1")
-    client = PixazoClient(http, api_key=Secret(TEST_KEY), base_url=sim_url, retry=FAST_RETRY, metrics=metrics)
-    world = World(tmp_path / "m.db", client, simulator, FAST)
+    world = World(tmp_path / "m.db", http, sim_url, simulator, FAST)
     world.metrics = metrics
     await world.start()
     try:

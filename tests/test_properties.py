@@ -123,7 +123,7 @@ def job_with(prompt: str, count: int = 4) -> Job:
         request=request,
         state=JobState.DELIVERED,
         reservation_id=1,
-        cost=32_000,
+        unit_price=Money(8_000),
         delivery=Delivery(),
         created_at=NOW,
         updated_at=NOW,
@@ -148,11 +148,11 @@ prompts = st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=15
 @given(prompts, st.sampled_from(list(Stage)), st.one_of(st.none(), st.integers(0, 10**6)))
 def test_embeds_never_exceed_discord_limits(prompt: str, stage: Stage, position: int | None) -> None:
     job = job_with(prompt)
-    usage = Usage(day="2026-11-26", spent=10**9, reserved=10**9, limit=10**12, images=10**6, resets_at=NOW)
+    usage = Usage("2026-11-26", Money(10**9), Money(10**9), Money(10**12), images=10**6, resets_at=NOW)
     image = DownloadedImage(b"\x89PNG", "image/png", "https://example.invalid/" + "a" * 500)
     embeds = [
-        progress_embed(job, Progress(stage, position=position, moved=position, eta_seconds=position), Money(8000)),
-        result_embed(job, [image] * 2, usage, Money(8000), linked=[image.url] * 2),
+        progress_embed(job, Progress(stage, position=position, moved=position, eta_seconds=position)),
+        result_embed(job, [image] * 2, usage, linked=[image.url] * 2),
         failure_embed(job, safety=True),
         failure_embed(job, safety=False),
     ]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.ledger import BudgetDefaults, Ledger
-from bot.models import Delivery, JobOrigin, JobRequest, JobState, ReportSource
+from bot.models import Delivery, JobOrigin, JobRequest, JobState, ReportSource, Reservation, ReservationState
 from bot.money import Money
 from bot.storage import Storage
 from bot.storage.migrations import MIGRATIONS
@@ -29,9 +29,9 @@ async def test_a_database_made_by_the_previous_migration_upgrades_with_its_data(
     old = await Storage.open(path, migrations=MIGRATIONS[:-1])
     assert await old.schema_version() == len(MIGRATIONS) - 1
     async with old.transaction() as tx:
-        await tx.guilds.update_settings(7, NOW, member_daily_limit=50_000, timezone="Asia/Tokyo")
+        await tx.guilds.update_settings(7, NOW, member_daily_limit=Money(50_000), timezone="Asia/Tokyo")
         reservation = await tx.spend.reserve(
-            guild_id=7, member_id=1, day="2026-11-27", utc_day="2026-11-26", unit_price=8_000, images=2, now=NOW
+            guild_id=7, member_id=1, day="2026-11-27", utc_day="2026-11-26", unit_price=Money(8_000), images=2, now=NOW
         )
     await old.close()
     with sqlite3.connect(path) as conn:  # jobs as the previous version wrote them: a bot's, and a terminal's
@@ -47,8 +47,8 @@ async def test_a_database_made_by_the_previous_migration_upgrades_with_its_data(
     assert await new.schema_version() == len(MIGRATIONS)
     async with new.transaction() as tx:
         settings = await tx.guilds.settings(7)
-        assert (settings.member_daily_limit, settings.timezone) == (50_000, "Asia/Tokyo")
-        assert (await tx.spend.day_totals(7, 1, "2026-11-27", "2026-11-26")).member.reserved == 16_000
+        assert (settings.member_daily_limit, settings.timezone) == (Money(50_000), "Asia/Tokyo")
+        assert (await tx.spend.day_totals(7, 1, "2026-11-27", "2026-11-26")).member.reserved == Money(16_000)
         bots, terminals = await tx.jobs.unfinished()
         assert (bots.state, bots.origin, terminals.origin) == (JobState.RESERVED, JobOrigin.DISCORD, JobOrigin.TERMINAL)
         job = bots
@@ -88,8 +88,7 @@ async def test_the_connection_enforces_foreign_keys(tmp_path: Path) -> None:
         async with storage.transaction() as tx:
             await tx.jobs.insert(
                 JobRequest(7, 8, 1, "a fox", "square", "square_1_1"),
-                reservation_id=999,
-                cost=8_000,
+                reservation=Reservation(999, 7, 1, "2026-11-26", Money(8_000), 1, ReservationState.RESERVED),
                 delivery=Delivery(),
                 now=NOW,
             )
@@ -143,12 +142,11 @@ async def test_interaction_tokens_are_kept_out_of_reprs(tmp_path: Path) -> None:
     storage = await Storage.open(tmp_path / "x.db")
     async with storage.transaction() as tx:
         reservation = await tx.spend.reserve(
-            guild_id=7, member_id=1, day="2026-11-26", utc_day="2026-11-26", unit_price=8_000, images=1, now=NOW
+            guild_id=7, member_id=1, day="2026-11-26", utc_day="2026-11-26", unit_price=Money(8_000), images=1, now=NOW
         )
         job = await tx.jobs.insert(
             JobRequest(7, 8, 1, "a fox", "square", "square_1_1"),
-            reservation_id=reservation.id,
-            cost=8_000,
+            reservation=reservation,
             delivery=Delivery(application_id=5, interaction_token="tok-secret"),
             now=NOW,
         )
@@ -236,7 +234,7 @@ async def test_a_reservation_cancelled_at_any_await_rolls_back_and_leaves_the_co
     # unless the cancellation came while its COMMIT ran, which cannot be undone
     reservation = await ledger.reserve(guild_id=7, member_id=2, role_ids=[], images=1)
     assert await ledger.commit(reservation.id)
-    assert (await ledger.usage(7, 1)).reserved == (8_000 if step == RESERVATION_STEPS - 1 else 0)
-    assert (await ledger.usage(7, 2)).spent == 8_000
+    assert (await ledger.usage(7, 1)).reserved == (Money(8_000 if step == RESERVATION_STEPS - 1 else 0))
+    assert (await ledger.usage(7, 2)).spent == Money(8_000)
     other.close()
     await storage.close()

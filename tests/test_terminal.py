@@ -15,13 +15,14 @@ from pathlib import Path
 import pytest
 
 from bot.models import Delivery, FailureKind, Job, JobRequest, JobState, ReservationState
+from bot.money import Money
 from bot.simulator import BASE_PATH, Endpoint, Simulator, SimulatorSettings
 from bot.storage import Storage
 from tests.conftest import TEST_KEY, Serve
 from tests.harness import DISCORD_TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
-PRICE = 8_000
+PRICE = Money(8_000)
 
 
 @pytest.fixture
@@ -62,7 +63,7 @@ async def run(tmp_path: Path, sim_url: str, *args: str) -> tuple[int, str]:
     return process.returncode, stderr.decode()
 
 
-async def jobs_and_charged(path: Path) -> tuple[list[Job], int, int]:
+async def jobs_and_charged(path: Path) -> tuple[list[Job], Money, Money]:
     """Every job, the total charged, and what is still reserved."""
     storage = await Storage.open(path)
     try:
@@ -72,7 +73,7 @@ async def jobs_and_charged(path: Path) -> tuple[list[Job], int, int]:
             reservations = [await tx.spend.get(job.reservation_id) for job in jobs if job.reservation_id]
     finally:
         await storage.close()
-    reserved = sum(r.amount for r in reservations if r is not None and r.state is ReservationState.RESERVED)
+    reserved = sum((r.amount for r in reservations if r is not None and r.state is ReservationState.RESERVED), Money(0))
     return jobs, charged, reserved
 
 
@@ -84,7 +85,7 @@ async def test_ten_terminal_runs_in_a_row_are_each_delivered_and_charged(tmp_pat
     jobs, charged, reserved = await jobs_and_charged(tmp_path / "imagine.db")
     assert [job.state for job in jobs] == [JobState.DELIVERED] * 10
     assert all(job.images_delivered == 1 for job in jobs)
-    assert (charged, reserved) == (10 * PRICE, 0)
+    assert (charged, reserved) == (10 * PRICE, Money(0))
 
 
 async def test_an_output_that_cannot_be_written_is_refused_before_anything_is_sent(
@@ -97,7 +98,7 @@ async def test_an_output_that_cannot_be_written_is_refused_before_anything_is_se
         assert stderr.count("\n") == 1 and "Traceback" not in stderr and str(output) in stderr, stderr
     assert simulator.count(Endpoint.SUBMIT) == 0
     jobs, _, reserved = await jobs_and_charged(tmp_path / "imagine.db")
-    assert (jobs, reserved) == ([], 0)
+    assert (jobs, reserved) == ([], Money(0))
 
 
 async def test_ctrl_c_settles_the_job_at_once_charged_when_pixazo_has_it(
@@ -113,7 +114,7 @@ async def test_ctrl_c_settles_the_job_at_once_charged_when_pixazo_has_it(
     assert process.returncode == 130
     assert "stopped before it finished" in rest.decode() and "Traceback" not in rest.decode()
     (job,), charged, reserved = await jobs_and_charged(tmp_path / "imagine.db")
-    assert (job.state, job.failure_kind, charged, reserved) == (JobState.FAILED, FailureKind.ABANDONED, PRICE, 0)
+    assert (job.state, job.failure_kind, charged, reserved) == (JobState.FAILED, FailureKind.ABANDONED, PRICE, Money(0))
 
 
 async def test_a_killed_run_is_settled_by_the_next_and_the_bots_jobs_are_left_alone(
@@ -136,8 +137,7 @@ async def test_a_killed_run_is_settled_by_the_next_and_the_bots_jobs_are_left_al
         )
         bots = await tx.jobs.insert(
             JobRequest(9, 9, 9, "the bot's fox", "square", "square_1_1"),
-            reservation_id=reservation.id,
-            cost=PRICE,
+            reservation=reservation,
             delivery=Delivery(),
             now=now,
         )

@@ -12,19 +12,20 @@ never touches another's.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.aio import to_the_end
+from bot.clock import Clock, utc_now
 from bot.errors import (
     PixazoAuthError,
     PixazoBalanceError,
     PixazoError,
     PixazoNotFoundError,
     PixazoTransientError,
+    PromptBlockedError,
     ServiceUnavailableError,
 )
 from bot.jobs.admission import admit
@@ -32,7 +33,7 @@ from bot.jobs.policy import failure_kind, poll_interval
 from bot.jobs.scheduler import Scheduler
 from bot.jobs.settings import RunnerSettings
 from bot.jobs.sink import DeliveryError, JobSink
-from bot.ledger import Ledger, utc_now
+from bot.ledger import Ledger
 from bot.metrics import Metrics
 from bot.models import (
     Delivery,
@@ -45,14 +46,14 @@ from bot.models import (
     JobState,
     PendingInteraction,
     ReportSource,
-    ReservationState,
     UpstreamState,
     UpstreamStatus,
-    Usage,
 )
-from bot.moderation import Moderation
+from bot.moderation import Failure, Moderation
+from bot.money import Money
 from bot.pixazo import PixazoClient
 from bot.progress import Progress, QueueWatch, Stage
+from bot.servers import Servers
 from bot.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -65,21 +66,24 @@ class JobRunner:
         self,
         storage: Storage,
         ledger: Ledger,
+        servers: Servers,
+        moderation: Moderation,
         pixazo: PixazoClient,
         sink: JobSink,
-        settings: RunnerSettings | None = None,
-        clock: Callable[[], datetime] = utc_now,
-        moderation: Moderation | None = None,
-        metrics: Metrics | None = None,
-        origin: JobOrigin = JobOrigin.DISCORD,
+        settings: RunnerSettings,
+        *,
+        clock: Clock,
+        metrics: Metrics,
+        origin: JobOrigin,
     ) -> None:
         self._storage = storage
         self._ledger = ledger
-        self._moderation = moderation or Moderation(storage, clock)
-        self._metrics = metrics or Metrics()
+        self._servers = servers
+        self._moderation = moderation
+        self._metrics = metrics
         self._pixazo = pixazo
         self._sink = sink
-        self.settings = settings or RunnerSettings()
+        self.settings = settings
         self._clock = clock
         self._origin = origin
         self._scheduler = Scheduler(
@@ -112,16 +116,20 @@ class JobRunner:
             raise RuntimeError("the runner is shutting down")
         if not await self._pixazo.available():
             raise ServiceUnavailableError()
-        job = await admit(
-            self._storage,
-            self._ledger,
-            self._moderation,
-            request,
-            delivery,
-            queue_limit=self.settings.member_max_jobs + self.settings.member_queue_size,
-            now=self._clock(),
-            origin=self._origin,
-        )
+        try:
+            job = await admit(
+                self._storage,
+                self._ledger,
+                self._moderation,
+                request,
+                delivery,
+                queue_limit=self.settings.member_max_jobs + self.settings.member_queue_size,
+                now=self._clock(),
+                origin=self._origin,
+            )
+        except PromptBlockedError as refusal:
+            await self._sink.reported(Failure(refusal.report, refusal.auto_block))  # like a safety failure
+            raise
         log.info("job %s: %s images reserved for member %s", job.id, job.request.count, job.member_id)
         log.debug("job %s: prompt %r", job.id, job.request.prompt)
         self._track(job)
@@ -162,6 +170,10 @@ class JobRunner:
             sent = job.state is not JobState.RESERVED
             log.info("job %s was stopped before it finished; %s", job.id, "charged" if sent else "released")
             await self._fail(job.id, FailureKind.ABANDONED, "stopped before it finished", charge=sent)
+
+    async def job(self, job_id: int) -> Job | None:
+        async with self._storage.transaction() as tx:
+            return await tx.jobs.get(job_id)
 
     async def wait(self, job_id: int) -> Job:
         """The job once it has ended and its member was told."""
@@ -338,8 +350,7 @@ class JobRunner:
     async def _conclude(self, job: Job, status: UpstreamStatus) -> None:
         if status.state is UpstreamState.FAILED:
             if status.safety:
-                async with self._storage.transaction() as tx:
-                    charged = (await tx.guilds.settings(job.guild_id)).safety_charged
+                charged = (await self._servers.settings(job.guild_id)).safety_charged
                 await self._fail(job.id, FailureKind.SAFETY, status.reason or "safety check", charge=charged)
             else:
                 await self._fail(job.id, FailureKind.UPSTREAM, status.reason or "failed upstream")
@@ -360,7 +371,7 @@ class JobRunner:
             return
         # written before the post, as every transition: a restart then asks the sink what arrived
         job = await self._move(job, JobState.DELIVERING, queue_position=None, images_posting=len(images))
-        usage = await self._usage(job, charging=len(images))
+        usage = await self._ledger.usage_once_charged(job, len(images))
         try:
             await self._sink.deliver(job, images, usage)
         except DeliveryError as exc:
@@ -385,7 +396,7 @@ class JobRunner:
             if done is not None and done.reservation_id is not None:
                 await self._ledger.commit(done.reservation_id, images, tx=tx)
         log.info("job %s: delivered %d images", job.id, images)
-        self._metrics.job_ended(JobState.DELIVERED.value, images, self._ledger.price_per_image.micros * images)
+        self._metrics.job_ended(JobState.DELIVERED.value, images, job.unit_price * images)
         self._ended(job.id)
 
     # --- endings and bookkeeping ----------------------------------------------------------------
@@ -423,7 +434,7 @@ class JobRunner:
                     reason=reason,
                     source=ReportSource.SAFETY,
                 )
-        self._metrics.job_ended(JobState.FAILED.value, 0, job.cost if charge else 0)
+        self._metrics.job_ended(JobState.FAILED.value, 0, job.cost if charge else Money.zero())
         level = logging.ERROR if kind is FailureKind.BALANCE else logging.INFO
         log.log(level, "job %s: failed (%s): %s", job.id, kind.value, reason)
         await self._notify_failure(job)
@@ -432,11 +443,10 @@ class JobRunner:
             await self._sink.reported(failure)
 
     async def _notify_failure(self, job: Job) -> None:
-        async with self._storage.transaction() as tx:
-            reservation = await tx.spend.get(job.reservation_id) if job.reservation_id is not None else None
-        charged = reservation is not None and reservation.state is ReservationState.CHARGED
+        charged = job.reservation_id is not None and await self._ledger.is_charged(job.reservation_id)
         try:
-            await self._sink.fail(job, charged=charged, usage=await self._usage(job))
+            usage = await self._ledger.usage(job.guild_id, job.member_id, job.request.role_ids)
+            await self._sink.fail(job, charged=charged, usage=usage)
         except DeliveryError as exc:
             log.warning("job %s: the member could not be told it failed: %s", job.id, exc)
         async with self._storage.transaction() as tx:
@@ -478,15 +488,3 @@ class JobRunner:
             await self._sink.progress(job, progress)
         except DeliveryError as exc:
             log.warning("job %s: progress could not be shown: %s", job.id, exc)
-
-    async def _usage(self, job: Job, charging: int = 0) -> Usage:
-        """The member's day; with `charging`, as it will be once this job's images are charged."""
-        usage = await self._ledger.usage(job.guild_id, job.member_id, job.request.role_ids)
-        if not charging:
-            return usage
-        return dataclasses.replace(
-            usage,
-            spent=usage.spent + self._ledger.price_per_image.micros * charging,
-            reserved=max(0, usage.reserved - job.cost),
-            images=usage.images + charging,
-        )

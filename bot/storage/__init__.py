@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Generator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
@@ -25,7 +26,7 @@ from bot.storage.migrations import MIGRATIONS
 from bot.storage.moderation import ModerationTable
 from bot.storage.spend import SpendTable
 
-__all__ = ["Storage", "Tx"]
+__all__ = ["Opening", "Storage", "Tx"]
 
 log = logging.getLogger(__name__)
 BUSY_TIMEOUT_MS = 10_000
@@ -43,13 +44,32 @@ class Tx:
 
     async def get_state(self, key: str) -> str | None:
         row = await fetch_one(self._conn, "SELECT value FROM app_state WHERE key = ?", (key,))
-        return None if row is None else str(row[0])
+        return None if row is None else str(row["value"])
 
     async def set_state(self, key: str, value: str) -> None:
         await self._conn.execute(
             "INSERT INTO app_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
+
+
+class Opening:
+    """A storage being opened: ``await`` it, or use it as an async context manager that closes it."""
+
+    def __init__(self, connecting: Coroutine[Any, Any, Storage]) -> None:
+        self._connecting = connecting
+        self._storage: Storage | None = None
+
+    def __await__(self) -> Generator[Any, None, Storage]:
+        return self._connecting.__await__()
+
+    async def __aenter__(self) -> Storage:
+        self._storage = await self._connecting
+        return self._storage
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._storage is not None
+        await self._storage.close()
 
 
 class Storage:
@@ -62,11 +82,18 @@ class Storage:
         return f"Storage(path={str(self.path)!r})"
 
     @classmethod
-    async def open(cls, path: Path, migrations: Sequence[Sequence[str]] = MIGRATIONS) -> Storage:
-        """Open (creating the folder and file if needed) and bring the schema up to date."""
+    def open(cls, path: Path, migrations: Sequence[Sequence[str]] = MIGRATIONS) -> Opening:
+        """Open (creating the folder and file if needed) and bring the schema up to date.
+
+        Use it as ``async with Storage.open(path) as storage:``, or ``await`` it and close the storage yourself.
+        """
+        return Opening(cls._connect(path, migrations))
+
+    @classmethod
+    async def _connect(cls, path: Path, migrations: Sequence[Sequence[str]]) -> Storage:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = await aiosqlite.connect(path, isolation_level=None)
-        conn.row_factory = aiosqlite.Row  # columns by name (and still by position)
+        conn.row_factory = aiosqlite.Row  # columns by name
         try:
             await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             await conn.execute("PRAGMA journal_mode = WAL")
@@ -84,9 +111,9 @@ class Storage:
             await self._conn.close()
 
     async def schema_version(self) -> int:
-        async with self._lock, self._conn.execute("PRAGMA user_version") as cursor:
-            row = await cursor.fetchone()
-        return int(row[0]) if row else 0
+        async with self._lock:
+            row = await fetch_one(self._conn, "PRAGMA user_version")
+        return int(row["user_version"]) if row else 0
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
@@ -115,7 +142,7 @@ class Storage:
         for number, statements in enumerate(migrations, start=1):
             async with self.transaction():
                 row = await fetch_one(self._conn, "PRAGMA user_version")
-                if row is not None and int(row[0]) >= number:
+                if row is not None and int(row["user_version"]) >= number:
                     continue
                 for statement in statements:
                     await self._conn.execute(statement)

@@ -1,4 +1,4 @@
-"""Per-server settings, budget overrides, channel rules and blocked terms."""
+"""Per-server settings, budget overrides, channel rules, blocked terms and members' names."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 import aiosqlite
 
 from bot.models import BudgetOverride, GuildSettings, OverrideKind
+from bot.money import Money
 from bot.storage.convert import fetch_all, fetch_one, to_db
 
 _SETTINGS_COLUMNS = (
@@ -26,9 +27,8 @@ _SETTINGS_COLUMNS = (
 @dataclass(frozen=True, slots=True)
 class BudgetContext:
     settings: GuildSettings
-    member_override: int | None  # the member's own daily limit, if set
-    role_override: int | None  # the most generous of their roles' limits, if any is set
-    blocked: bool
+    member_override: Money | None  # the member's own daily limit, if set
+    role_override: Money | None  # the most generous of their roles' limits, if any is set
 
 
 class GuildsTable:
@@ -41,9 +41,7 @@ class GuildsTable:
         )
         return _settings(guild_id, row)
 
-    async def budget_context(
-        self, guild_id: int, member_id: int, role_ids: Sequence[int], now: datetime
-    ) -> BudgetContext:
+    async def budget_context(self, guild_id: int, member_id: int, role_ids: Sequence[int]) -> BudgetContext:
         """Everything a budget check reads before the day's totals, in one trip to the database."""
         roles = list(dict.fromkeys(role_ids))
         role_limit = (
@@ -56,29 +54,17 @@ class GuildsTable:
         row = await fetch_one(
             self._conn,
             f"SELECT {settings_columns}, "
-            "(SELECT daily_limit FROM budget_overrides WHERE guild_id = ? AND kind = 'member' AND target_id = ?), "
-            f"{role_limit}, "
-            "EXISTS (SELECT 1 FROM blocks WHERE guild_id = ? AND member_id = ? AND lifted_at IS NULL "
-            "AND (until IS NULL OR until > ?)) "
+            "(SELECT daily_limit FROM budget_overrides WHERE guild_id = ? AND kind = 'member' AND target_id = ?) "
+            f"AS member_override, {role_limit} AS role_override "
             "FROM (SELECT ? AS guild_id) AS g LEFT JOIN guild_settings AS s ON s.guild_id = g.guild_id",
-            (
-                guild_id,
-                member_id,
-                *((guild_id, *roles) if roles else ()),
-                guild_id,
-                member_id,
-                to_db(now),
-                guild_id,
-            ),
+            (guild_id, member_id, *((guild_id, *roles) if roles else ()), guild_id),
         )
         assert row is not None
-        settings_row = row[: len(_SETTINGS_COLUMNS)]
-        known = settings_row[2] is not None  # timezone is NOT NULL in a stored row
+        known = row["timezone"] is not None  # timezone is NOT NULL in a stored row
         return BudgetContext(
-            settings=_settings(guild_id, settings_row if known else None),
-            member_override=row[-3],
-            role_override=row[-2],
-            blocked=bool(row[-1]),
+            settings=_settings(guild_id, row if known else None),
+            member_override=_money(row["member_override"]),
+            role_override=_money(row["role_override"]),
         )
 
     async def update_settings(self, guild_id: int, now: datetime, **changes: Any) -> GuildSettings:
@@ -89,18 +75,19 @@ class GuildsTable:
         columns = list(changes)
         placeholders = ", ".join("?" for _ in columns)
         assignments = ", ".join(f"{column} = excluded.{column}" for column in [*columns, "updated_at"])
+        values = [value.micros if isinstance(value, Money) else value for value in changes.values()]
         await self._conn.execute(
             f"INSERT INTO guild_settings (guild_id, {', '.join(columns)}, updated_at) "
             f"VALUES (?, {placeholders}, ?) ON CONFLICT (guild_id) DO UPDATE SET {assignments}",
-            (guild_id, *changes.values(), to_db(now)),
+            (guild_id, *values, to_db(now)),
         )
         return await self.settings(guild_id)
 
-    async def set_override(self, guild_id: int, kind: OverrideKind, target_id: int, daily_limit: int) -> None:
+    async def set_override(self, guild_id: int, kind: OverrideKind, target_id: int, daily_limit: Money) -> None:
         await self._conn.execute(
             "INSERT INTO budget_overrides (guild_id, kind, target_id, daily_limit) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (guild_id, kind, target_id) DO UPDATE SET daily_limit = excluded.daily_limit",
-            (guild_id, kind.value, target_id, daily_limit),
+            (guild_id, kind.value, target_id, daily_limit.micros),
         )
 
     async def clear_override(self, guild_id: int, kind: OverrideKind, target_id: int) -> bool:
@@ -116,7 +103,9 @@ class GuildsTable:
             "SELECT kind, target_id, daily_limit FROM budget_overrides WHERE guild_id = ? ORDER BY kind, target_id",
             (guild_id,),
         )
-        return [BudgetOverride(guild_id, OverrideKind(r[0]), r[1], r[2]) for r in rows]
+        return [
+            BudgetOverride(guild_id, OverrideKind(r["kind"]), r["target_id"], Money(r["daily_limit"])) for r in rows
+        ]
 
     async def remember_name(self, guild_id: int, member_id: int, name: str, now: datetime) -> None:
         await self._conn.execute(
@@ -134,17 +123,13 @@ class GuildsTable:
             f"SELECT member_id, name FROM member_names WHERE guild_id = ? AND member_id IN ({marks})",
             (guild_id, *member_ids),
         )
-        return {row[0]: row[1] for row in rows}
+        return {row["member_id"]: row["name"] for row in rows}
 
     async def allowed_channels(self, guild_id: int) -> list[int]:
-        return [
-            row[0]
-            for row in await fetch_all(
-                self._conn,
-                "SELECT channel_id FROM allowed_channels WHERE guild_id = ? ORDER BY channel_id",
-                (guild_id,),
-            )
-        ]
+        rows = await fetch_all(
+            self._conn, "SELECT channel_id FROM allowed_channels WHERE guild_id = ? ORDER BY channel_id", (guild_id,)
+        )
+        return [row["channel_id"] for row in rows]
 
     async def allow_channel(self, guild_id: int, channel_id: int) -> bool:
         cursor = await self._conn.execute(
@@ -160,12 +145,10 @@ class GuildsTable:
         return cursor.rowcount > 0
 
     async def blocked_terms(self, guild_id: int) -> list[str]:
-        return [
-            row[0]
-            for row in await fetch_all(
-                self._conn, "SELECT term FROM blocked_terms WHERE guild_id = ? ORDER BY term", (guild_id,)
-            )
-        ]
+        rows = await fetch_all(
+            self._conn, "SELECT term FROM blocked_terms WHERE guild_id = ? ORDER BY term", (guild_id,)
+        )
+        return [row["term"] for row in rows]
 
     async def add_blocked_term(self, guild_id: int, term: str) -> bool:
         cursor = await self._conn.execute(
@@ -179,16 +162,20 @@ class GuildsTable:
         return cursor.rowcount > 0
 
 
-def _settings(guild_id: int, row: Sequence[Any] | None) -> GuildSettings:
+def _money(micros: int | None) -> Money | None:
+    return None if micros is None else Money(micros)
+
+
+def _settings(guild_id: int, row: Any | None) -> GuildSettings:
     if row is None:
         return GuildSettings(guild_id=guild_id)
     return GuildSettings(
         guild_id=guild_id,
-        member_daily_limit=row[0],
-        guild_daily_limit=row[1],
-        timezone=row[2],
-        mod_channel_id=row[3],
-        paused=bool(row[4]),
-        safety_charged=bool(row[5]),
-        member_max_jobs=row[6],
+        member_daily_limit=_money(row["member_daily_limit"]),
+        guild_daily_limit=_money(row["guild_daily_limit"]),
+        timezone=row["timezone"],
+        mod_channel_id=row["mod_channel_id"],
+        paused=bool(row["paused"]),
+        safety_charged=bool(row["safety_charged"]),
+        member_max_jobs=row["member_max_jobs"],
     )

@@ -11,7 +11,8 @@ from typing import Any
 
 import aiosqlite
 
-from bot.models import Delivery, FailureKind, Job, JobOrigin, JobRequest, JobState, PendingInteraction
+from bot.models import Delivery, FailureKind, Job, JobOrigin, JobRequest, JobState, PendingInteraction, Reservation
+from bot.money import Money
 from bot.storage.convert import fetch_all, fetch_one, from_db, from_db_required, to_db
 
 _JOB_COLUMNS = (
@@ -82,8 +83,7 @@ class JobsTable:
         self,
         request: JobRequest,
         *,
-        reservation_id: int,
-        cost: int,
+        reservation: Reservation,
         delivery: Delivery,
         now: datetime,
         origin: JobOrigin = JobOrigin.DISCORD,
@@ -103,8 +103,8 @@ class JobsTable:
             "output_format": request.output_format,
             "parent_id": request.parent_id,
             "state": JobState.RESERVED.value,
-            "reservation_id": reservation_id,
-            "cost": cost,
+            "reservation_id": reservation.id,
+            "cost": reservation.amount.micros,
             "application_id": delivery.application_id,
             "interaction_token": delivery.interaction_token,
             "token_expires_at": to_db(delivery.token_expires_at),
@@ -271,7 +271,7 @@ def _job(row: Any) -> Job:
         request=request,
         state=JobState(row["state"]),
         reservation_id=row["reservation_id"],
-        cost=row["cost"],
+        unit_price=Money(row["cost"] // row["count"]),  # the reservation's price: cost is price × count, exactly
         queue_position=row["queue_position"],
         request_id=row["request_id"],
         polling_url=row["polling_url"],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -134,10 +133,11 @@ class ModerationTable:
         limit: int = 10,
         offset: int = 0,
     ) -> list[SafetyReport]:
-        conditions, params = ["guild_id = ?"], [guild_id]
+        conditions: list[str] = ["guild_id = ?"]
+        params: list[object] = [guild_id]
         if state is not None:
             conditions.append("state = ?")
-            params.append(state.value)  # type: ignore[arg-type]
+            params.append(state.value)
         if member_id is not None:
             conditions.append("member_id = ?")
             params.append(member_id)
@@ -154,52 +154,52 @@ class ModerationTable:
     async def count_reports(self, guild_id: int, state: ReportState) -> int:
         row = await fetch_one(
             self._conn,
-            "SELECT COUNT(*) FROM safety_reports WHERE guild_id = ? AND state = ?",
+            "SELECT COUNT(*) AS n FROM safety_reports WHERE guild_id = ? AND state = ?",
             (guild_id, state.value),
         )
-        return int(row[0]) if row else 0
+        return int(row["n"]) if row else 0
 
     async def safety_failures_since(self, guild_id: int, member_id: int, since: datetime) -> int:
         """Safety-check and blocked-term failures (not member reports) since `since`."""
         row = await fetch_one(
             self._conn,
-            "SELECT COUNT(*) FROM safety_reports WHERE guild_id = ? AND member_id = ? "
+            "SELECT COUNT(*) AS n FROM safety_reports WHERE guild_id = ? AND member_id = ? "
             "AND source IN ('safety', 'blocked_term') AND created_at > ?",
             (guild_id, member_id, to_db(since)),
         )
-        return int(row[0]) if row else 0
+        return int(row["n"]) if row else 0
 
 
-def _block(row: Sequence[Any]) -> Block:
+def _block(row: Any) -> Block:
     return Block(
-        id=row[0],
-        guild_id=row[1],
-        member_id=row[2],
-        until=from_db(row[3]),
-        reason=row[4],
-        moderator_id=row[5],
-        created_at=from_db_required(row[6]),
-        lifted_at=from_db(row[7]),
-        lifted_by=row[8],
+        id=row["id"],
+        guild_id=row["guild_id"],
+        member_id=row["member_id"],
+        until=from_db(row["until"]),
+        reason=row["reason"],
+        moderator_id=row["moderator_id"],
+        created_at=from_db_required(row["created_at"]),
+        lifted_at=from_db(row["lifted_at"]),
+        lifted_by=row["lifted_by"],
     )
 
 
-def _report(row: Sequence[Any]) -> SafetyReport:
+def _report(row: Any) -> SafetyReport:
     return SafetyReport(
-        id=row[0],
-        guild_id=row[1],
-        channel_id=row[2],
-        member_id=row[3],
-        job_id=row[4],
-        prompt=row[5],
-        reason=row[6],
-        source=ReportSource(row[7]),
-        state=ReportState(row[8]),
-        created_at=from_db_required(row[9]),
-        reporter_id=row[10],
-        moderator_id=row[11],
-        decision=row[12],
-        decided_at=from_db(row[13]),
-        card_channel_id=row[14],
-        card_message_id=row[15],
+        id=row["id"],
+        guild_id=row["guild_id"],
+        channel_id=row["channel_id"],
+        member_id=row["member_id"],
+        job_id=row["job_id"],
+        prompt=row["prompt"],
+        reason=row["reason"],
+        source=ReportSource(row["source"]),
+        state=ReportState(row["state"]),
+        created_at=from_db_required(row["created_at"]),
+        reporter_id=row["reporter_id"],
+        moderator_id=row["moderator_id"],
+        decision=row["decision"],
+        decided_at=from_db(row["decided_at"]),
+        card_channel_id=row["card_channel_id"],
+        card_message_id=row["card_message_id"],
     )

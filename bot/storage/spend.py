@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import aiosqlite
 
 from bot.models import Reservation, ReservationState, SpendRow
+from bot.money import Money
 from bot.storage.convert import fetch_all, fetch_one, to_db
 
 _RESERVATION_COLUMNS = "id, guild_id, member_id, day, unit_price, images, state"
@@ -17,12 +17,12 @@ _RESERVATION_COLUMNS = "id, guild_id, member_id, day, unit_price, images, state"
 
 @dataclass(frozen=True, slots=True)
 class DayTotals:
-    reserved: int = 0
-    charged: int = 0
+    reserved: Money = field(default_factory=Money.zero)
+    charged: Money = field(default_factory=Money.zero)
     images: int = 0
 
     @property
-    def used(self) -> int:
+    def used(self) -> Money:
         return self.reserved + self.charged
 
 
@@ -47,7 +47,7 @@ class SpendTable:
             "OR (scope = 'global' AND guild_id = 0 AND member_id = 0 AND day = ?)",
             (guild_id, member_id, day, guild_id, day, utc_day),
         )
-        found = {row[0]: DayTotals(row[1], row[2], row[3]) for row in rows}
+        found = {row["scope"]: DayTotals(Money(row["reserved"]), Money(row["charged"]), row["images"]) for row in rows}
         return DayTotalsByScope(
             member=found.get("member", DayTotals()),
             guild=found.get("guild", DayTotals()),
@@ -55,13 +55,13 @@ class SpendTable:
         )
 
     async def reserve(
-        self, *, guild_id: int, member_id: int, day: str, utc_day: str, unit_price: int, images: int, now: datetime
+        self, *, guild_id: int, member_id: int, day: str, utc_day: str, unit_price: Money, images: int, now: datetime
     ) -> Reservation:
         row = await fetch_one(
             self._conn,
             "INSERT INTO reservations (guild_id, member_id, day, utc_day, unit_price, images, state, created_at) "
             f"VALUES (?, ?, ?, ?, ?, ?, 'reserved', ?) RETURNING {_RESERVATION_COLUMNS}",
-            (guild_id, member_id, day, utc_day, unit_price, images, to_db(now)),
+            (guild_id, member_id, day, utc_day, unit_price.micros, images, to_db(now)),
         )
         assert row is not None
         return _reservation(row)
@@ -94,24 +94,24 @@ class SpendTable:
             "ORDER BY day, member_id",
             (guild_id, first_day, last_day),
         )
-        return [SpendRow(day=r[0], member_id=r[1], images=r[2], spent=r[3]) for r in rows]
+        return [SpendRow(r["day"], r["member_id"], r["images"], Money(r["charged"])) for r in rows]
 
-    async def total_charged(self) -> int:
+    async def total_charged(self) -> Money:
         """Everything ever charged, summed from the reservations themselves (a check on the running totals)."""
         row = await fetch_one(
             self._conn,
-            "SELECT COALESCE(SUM(unit_price * charged_images), 0) FROM reservations WHERE state = 'charged'",
+            "SELECT COALESCE(SUM(unit_price * charged_images), 0) AS total FROM reservations WHERE state = 'charged'",
         )
-        return int(row[0]) if row else 0
+        return Money(int(row["total"]) if row else 0)
 
 
-def _reservation(row: Sequence[Any]) -> Reservation:
+def _reservation(row: Any) -> Reservation:
     return Reservation(
-        id=row[0],
-        guild_id=row[1],
-        member_id=row[2],
-        day=row[3],
-        unit_price=row[4],
-        images=row[5],
-        state=ReservationState(row[6]),
+        id=row["id"],
+        guild_id=row["guild_id"],
+        member_id=row["member_id"],
+        day=row["day"],
+        unit_price=Money(row["unit_price"]),
+        images=row["images"],
+        state=ReservationState(row["state"]),
     )

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-from zoneinfo import available_timezones
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.errors import InvalidRequestError
-from cogs.checks import reply, require_admin
+from bot.bot import reply_privately
+from bot.servers import MAX_TERM_CHARS
+from cogs.checks import guild_of, require_admin
 
 if TYPE_CHECKING:
     from bot.bot import ImagineBot
 
-MAX_TERM_CHARS = 100
 _REMIND = " No moderator channel is set: safety reports wait in /review pending until you set one."
 
 
@@ -27,16 +26,16 @@ class Settings(commands.GroupCog, group_name="settings", group_description="How 
 
     def __init__(self, bot: ImagineBot) -> None:
         self.bot = bot
-        self._zones = sorted(available_timezones())
+        self.servers = bot.servers
         super().__init__()
 
-    async def interaction_check(self, interaction: discord.Interaction[ImagineBot]) -> bool:  # type: ignore[override]
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         return require_admin(interaction)
 
     @app_commands.command(name="mod-channel", description="Where safety reports are posted for moderators")
     async def mod_channel(self, interaction: discord.Interaction[ImagineBot], channel: discord.TextChannel) -> None:
-        await self._update(interaction, mod_channel_id=channel.id)
-        await reply(
+        await self.servers.set_mod_channel(guild_of(interaction), channel.id)
+        await reply_privately(
             interaction,
             f"Safety reports will be posted in {channel.mention}. Make sure the bot may send messages there.",
         )
@@ -44,33 +43,28 @@ class Settings(commands.GroupCog, group_name="settings", group_description="How 
     @app_commands.command(name="timezone", description="The time zone whose midnight starts a new budget day")
     @app_commands.describe(zone="An IANA time zone, like Europe/Berlin")
     async def timezone(self, interaction: discord.Interaction[ImagineBot], zone: str) -> None:
-        match = next((name for name in self._zones if name.casefold() == zone.strip().casefold()), None)
-        if match is None:
-            raise InvalidRequestError(f"“{zone[:60]}” is not a time zone; pick one from the list, like Europe/Berlin.")
-        await self._update(interaction, timezone=match)
-        await self._say(interaction, f"Budget days now start at midnight in {match}.")
+        name = await self.servers.set_timezone(guild_of(interaction), zone)
+        await self._say(interaction, f"Budget days now start at midnight in {name}.")
 
     @timezone.autocomplete("zone")
     async def timezone_choices(
         self, interaction: discord.Interaction[ImagineBot], current: str
     ) -> list[app_commands.Choice[str]]:
-        needle = current.strip().casefold().replace(" ", "_")
-        found = [name for name in self._zones if needle in name.casefold()] if needle else ["UTC", *self._zones]
-        return [app_commands.Choice(name=name, value=name) for name in found[:25]]
+        return [app_commands.Choice(name=name, value=name) for name in self.servers.timezones_like(current)]
 
     @app_commands.command(name="pause", description="Stop /imagine in this server until resumed")
     async def pause(self, interaction: discord.Interaction[ImagineBot]) -> None:
-        await self._update(interaction, paused=True)
+        await self.servers.set_paused(guild_of(interaction), True)
         await self._say(interaction, "/imagine is paused in this server; images already on their way still arrive.")
 
     @app_commands.command(name="resume", description="Allow /imagine again")
     async def resume(self, interaction: discord.Interaction[ImagineBot]) -> None:
-        await self._update(interaction, paused=False)
+        await self.servers.set_paused(guild_of(interaction), False)
         await self._say(interaction, "/imagine is on again.")
 
     @app_commands.command(name="safety-charged", description="Whether prompts failing the safety check are charged")
     async def safety_charged(self, interaction: discord.Interaction[ImagineBot], charged: bool) -> None:
-        await self._update(interaction, safety_charged=charged)
+        await self.servers.set_safety_charged(guild_of(interaction), charged)
         await self._say(
             interaction,
             "Prompts that fail the safety check now count against budgets."
@@ -82,25 +76,20 @@ class Settings(commands.GroupCog, group_name="settings", group_description="How 
         name="add", description="Allow /imagine in a channel (it is allowed everywhere until you add one)"
     )
     async def channels_add(self, interaction: discord.Interaction[ImagineBot], channel: discord.TextChannel) -> None:
-        async with self.bot.storage.transaction() as tx:
-            added = await tx.guilds.allow_channel(_guild(interaction), channel.id)
-            allowed = await tx.guilds.allowed_channels(_guild(interaction))
+        added, allowed = await self.servers.allow_channel(guild_of(interaction), channel.id)
         lead = f"/imagine is allowed in {channel.mention}" if added else f"{channel.mention} was allowed already"
         await self._say(interaction, f"{lead}; it now works only in {_channels(allowed)}.")
 
     @channels.command(name="remove", description="Stop allowing /imagine in a channel")
     async def channels_remove(self, interaction: discord.Interaction[ImagineBot], channel: discord.TextChannel) -> None:
-        async with self.bot.storage.transaction() as tx:
-            removed = await tx.guilds.disallow_channel(_guild(interaction), channel.id)
-            allowed = await tx.guilds.allowed_channels(_guild(interaction))
+        removed, allowed = await self.servers.disallow_channel(guild_of(interaction), channel.id)
         lead = f"{channel.mention} is no longer on the list" if removed else f"{channel.mention} was not on the list"
         where = f"it works only in {_channels(allowed)}" if allowed else "/imagine works in every channel again"
         await self._say(interaction, f"{lead}; {where}.")
 
     @channels.command(name="list", description="Where /imagine may be used")
     async def channels_list(self, interaction: discord.Interaction[ImagineBot]) -> None:
-        async with self.bot.storage.transaction() as tx:
-            allowed = await tx.guilds.allowed_channels(_guild(interaction))
+        allowed = await self.servers.allowed_channels(guild_of(interaction))
         await self._say(
             interaction,
             f"/imagine works only in {_channels(allowed)}." if allowed else "/imagine works in every channel.",
@@ -110,14 +99,10 @@ class Settings(commands.GroupCog, group_name="settings", group_description="How 
     async def terms_add(
         self, interaction: discord.Interaction[ImagineBot], term: app_commands.Range[str, 1, MAX_TERM_CHARS]
     ) -> None:
-        cleaned = " ".join(term.split()).casefold()
-        if not cleaned or len(cleaned) > MAX_TERM_CHARS:
-            raise InvalidRequestError(f"A blocked term is 1 to {MAX_TERM_CHARS} characters.")
-        async with self.bot.storage.transaction() as tx:
-            added = await tx.guilds.add_blocked_term(_guild(interaction), cleaned)
+        added, stored = await self.servers.add_blocked_term(guild_of(interaction), term)
         await self._say(
             interaction,
-            f"Prompts with “{discord.utils.escape_markdown(cleaned)}” are refused now "
+            f"Prompts with “{discord.utils.escape_markdown(stored)}” are refused now "
             "(also spelled with accents, symbols or dots)."
             if added
             else "That term is blocked already.",
@@ -125,34 +110,22 @@ class Settings(commands.GroupCog, group_name="settings", group_description="How 
 
     @blocked_terms.command(name="remove", description="Allow a blocked word or phrase again")
     async def terms_remove(self, interaction: discord.Interaction[ImagineBot], term: str) -> None:
-        async with self.bot.storage.transaction() as tx:
-            removed = await tx.guilds.remove_blocked_term(_guild(interaction), " ".join(term.split()).casefold())
+        removed = await self.servers.remove_blocked_term(guild_of(interaction), term)
         await self._say(interaction, "That term is allowed again." if removed else "That term was not blocked.")
 
     @blocked_terms.command(name="list", description="The words and phrases this server refuses")
     async def terms_list(self, interaction: discord.Interaction[ImagineBot]) -> None:
-        async with self.bot.storage.transaction() as tx:
-            terms = await tx.guilds.blocked_terms(_guild(interaction))
+        terms = await self.servers.blocked_terms(guild_of(interaction))
         if not terms:
             await self._say(interaction, "No terms are blocked; the image service's own safety check still applies.")
             return
         shown = ", ".join(f"||{discord.utils.escape_markdown(term)}||" for term in terms)
         await self._say(interaction, f"Blocked terms ({len(terms)}): {shown}"[:1900])
 
-    async def _update(self, interaction: discord.Interaction[ImagineBot], **changes: object) -> None:
-        async with self.bot.storage.transaction() as tx:
-            await tx.guilds.update_settings(_guild(interaction), self.bot.ledger.now(), **changes)
-
     async def _say(self, interaction: discord.Interaction[ImagineBot], text: str) -> None:
         """Reply privately, reminding the admin to choose a moderator channel while there is none."""
-        async with self.bot.storage.transaction() as tx:
-            settings = await tx.guilds.settings(_guild(interaction))
-        await reply(interaction, text if settings.mod_channel_id else text + _REMIND)
-
-
-def _guild(interaction: discord.Interaction[ImagineBot]) -> int:
-    assert interaction.guild_id is not None  # guild_only
-    return interaction.guild_id
+        settings = await self.servers.settings(guild_of(interaction))
+        await reply_privately(interaction, text if settings.mod_channel_id else text + _REMIND)
 
 
 def _channels(ids: list[int]) -> str:

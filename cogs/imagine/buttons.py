@@ -8,19 +8,47 @@ from __future__ import annotations
 
 import random
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import discord
 
-from bot.bot import explain
 from bot.errors import BotError, NotAllowedError
+from bot.jobs import JobRunner
+from bot.models import Job, JobRequest
 from bot.prompts import MAX_SEED
+from cogs.persistent import PersistentButton
 
 if TYPE_CHECKING:
     from bot.bot import ImagineBot
-    from cogs.imagine.cog import Imagine
 
 SMALLER_FORMAT = "jpeg"
+
+
+@runtime_checkable
+class Imagining(Protocol):
+    """What the buttons need of the Imagine cog (which imports them, so they cannot import it)."""
+
+    runner: JobRunner
+
+    async def acknowledge(
+        self, interaction: discord.Interaction[Any]
+    ) -> discord.InteractionCallbackResponse[Any] | None: ...
+
+    def request_for(
+        self,
+        interaction: discord.Interaction[Any],
+        *,
+        prompt: str,
+        size: str,
+        seed: int | None,
+        count: int,
+        output_format: str | None = None,
+        parent_id: int | None = None,
+    ) -> JobRequest: ...
+
+    async def start_job(
+        self, interaction: discord.Interaction[Any], request: JobRequest, message_id: int | None
+    ) -> Job: ...
 
 
 def result_view(job_id: int, *, smaller: bool = False) -> discord.ui.View:
@@ -31,16 +59,14 @@ def result_view(job_id: int, *, smaller: bool = False) -> discord.ui.View:
     return view
 
 
-def _imagine(interaction: discord.Interaction[ImagineBot]) -> Imagine:
-    cog = interaction.client.get_cog("Imagine")
-    if cog is None:
-        raise BotError("Image generation is not available right now.")
-    return cog  # type: ignore[return-value]
+def _imagine(interaction: discord.Interaction[ImagineBot]) -> Imagining:
+    cog: object = interaction.client.get_cog("Imagine")
+    if not isinstance(cog, Imagining):
+        raise BotError("Image generation is not available right now; try again in a minute.")
+    return cog
 
 
-class RerollButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"imagine:reroll:(?P<job>\d+)(?::(?P<fmt>\w+))?"
-):
+class RerollButton(PersistentButton, template=r"imagine:reroll:(?P<job>\d+)(?::(?P<fmt>\w+))?"):
     def __init__(self, job_id: int, *, smaller: bool = False) -> None:
         custom_id = f"imagine:reroll:{job_id}" + (f":{SMALLER_FORMAT}" if smaller else "")
         super().__init__(
@@ -55,28 +81,25 @@ class RerollButton(
     ) -> RerollButton:
         return cls(int(match["job"]), smaller=match["fmt"] == SMALLER_FORMAT)
 
-    async def callback(self, interaction: discord.Interaction[ImagineBot]) -> None:  # type: ignore[override]
-        try:
-            cog = _imagine(interaction)
-            response = await cog.acknowledge(interaction)
-            parent = await cog.job(self.job_id)
-            if parent is None:
-                raise BotError("That image is no longer on record, so it cannot be rerolled.")
-            request = cog.request_for(
-                interaction,
-                prompt=parent.request.prompt,
-                size=parent.request.size,
-                seed=random.randint(0, MAX_SEED),
-                count=parent.request.count,
-                output_format=SMALLER_FORMAT if self.smaller else parent.request.output_format,
-                parent_id=parent.id,
-            )
-            await cog.start_job(interaction, request, response.message_id if response else None)
-        except Exception as exc:  # noqa: BLE001 - the translator decides what the member is told
-            await explain(interaction, exc)
+    async def pressed(self, interaction: discord.Interaction[ImagineBot]) -> None:
+        cog = _imagine(interaction)
+        response = await cog.acknowledge(interaction)
+        parent = await cog.runner.job(self.job_id)
+        if parent is None:
+            raise BotError("That image is no longer on record, so it cannot be rerolled.")
+        request = cog.request_for(
+            interaction,
+            prompt=parent.request.prompt,
+            size=parent.request.size,
+            seed=random.randint(0, MAX_SEED),
+            count=parent.request.count,
+            output_format=SMALLER_FORMAT if self.smaller else parent.request.output_format,
+            parent_id=parent.id,
+        )
+        await cog.start_job(interaction, request, response.message_id if response else None)
 
 
-class DeleteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"imagine:delete:(?P<job>\d+)"):
+class DeleteButton(PersistentButton, template=r"imagine:delete:(?P<job>\d+)"):
     def __init__(self, job_id: int) -> None:
         super().__init__(
             discord.ui.Button(
@@ -91,21 +114,18 @@ class DeleteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"im
     ) -> DeleteButton:
         return cls(int(match["job"]))
 
-    async def callback(self, interaction: discord.Interaction[ImagineBot]) -> None:  # type: ignore[override]
-        try:
-            job = await _imagine(interaction).job(self.job_id)
-            requester = job.member_id if job is not None else None
-            if interaction.user.id != requester and not interaction.permissions.manage_messages:
-                raise NotAllowedError(
-                    "Only the member who asked for this image, or someone who can manage messages, can delete it."
-                )
-            await interaction.response.defer()
-            await interaction.delete_original_response()
-        except Exception as exc:  # noqa: BLE001 - the translator decides what the member is told
-            await explain(interaction, exc)
+    async def pressed(self, interaction: discord.Interaction[ImagineBot]) -> None:
+        job = await _imagine(interaction).runner.job(self.job_id)
+        requester = job.member_id if job is not None else None
+        if interaction.user.id != requester and not interaction.permissions.manage_messages:
+            raise NotAllowedError(
+                "Only the member who asked for this image, or someone who can manage messages, can delete it."
+            )
+        await interaction.response.defer()
+        await interaction.delete_original_response()
 
 
-class ReportButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"imagine:report:(?P<job>\d+)"):
+class ReportButton(PersistentButton, template=r"imagine:report:(?P<job>\d+)"):
     def __init__(self, job_id: int) -> None:
         super().__init__(
             discord.ui.Button(
@@ -120,19 +140,16 @@ class ReportButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"im
     ) -> ReportButton:
         return cls(int(match["job"]))
 
-    async def callback(self, interaction: discord.Interaction[ImagineBot]) -> None:  # type: ignore[override]
+    async def pressed(self, interaction: discord.Interaction[ImagineBot]) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            report = await interaction.client.moderation.report_result(self.job_id, interaction.user.id)
-            if report is None:
-                await interaction.followup.send(
-                    "Thanks; this image was reported already and is waiting for the moderators.", ephemeral=True
-                )
-                return
-            interaction.client.dispatch("safety_report", report, None)
-            await interaction.followup.send("Thanks; the moderators will take a look.", ephemeral=True)
-        except Exception as exc:  # noqa: BLE001 - the translator decides what the member is told
-            await explain(interaction, exc)
+        report = await interaction.client.moderation.report_result(self.job_id, interaction.user.id)
+        if report is None:
+            await interaction.followup.send(
+                "Thanks; this image was reported already and is waiting for the moderators.", ephemeral=True
+            )
+            return
+        interaction.client.dispatch("safety_report", report, None)
+        await interaction.followup.send("Thanks; the moderators will take a look.", ephemeral=True)
 
 
 DYNAMIC_ITEMS = (RerollButton, DeleteButton, ReportButton)

@@ -12,11 +12,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.bot import ON_ANSWERED, PUBLIC_PLACEHOLDER
-from bot.errors import NotAllowedError, PromptBlockedError
-from bot.jobs import JobMessages, JobRunner, RunnerSettings
-from bot.models import Delivery, Job, JobRequest, PendingInteraction
+from bot.config import IMAGE_SIZE_NAMES
+from bot.errors import NotAllowedError
+from bot.jobs import JobMessages
+from bot.models import Delivery, Job, JobOrigin, JobRequest, PendingInteraction
 from bot.prompts import MAX_IMAGES, MAX_PROMPT_CHARS, MAX_SEED, check_options, clean_prompt
 from cogs.checks import budget_roles, is_moderator
+from cogs.imagine.buttons import result_view
 from cogs.imagine.embeds import usage_embed
 from cogs.imagine.presenter import DiscordPresenter
 
@@ -25,29 +27,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SIZE_CHOICES = [
-    app_commands.Choice(name="square", value="square"),
-    app_commands.Choice(name="portrait", value="portrait"),
-    app_commands.Choice(name="landscape", value="landscape"),
-    app_commands.Choice(name="wide", value="wide"),
-    app_commands.Choice(name="tall", value="tall"),
-]
+SIZE_CHOICES = [app_commands.Choice(name=name, value=name) for name in IMAGE_SIZE_NAMES]
 
 
 class Imagine(commands.Cog):
     def __init__(self, bot: ImagineBot) -> None:
         self.bot = bot
-        self.presenter = DiscordPresenter(bot, JobMessages(bot.storage, bot.ledger.now))
-        self.runner = JobRunner(
-            bot.storage,
-            bot.ledger,
-            bot.pixazo,
-            self.presenter,
-            RunnerSettings.from_config(bot.config),
-            clock=bot.ledger.now,
-            moderation=bot.moderation,
-            metrics=bot.metrics,
-        )
+        messages = JobMessages(bot.storage, bot.clock)
+        self.presenter = DiscordPresenter(bot, messages, result_view=result_view)
+        self.runner = bot.services.runner(self.presenter, JobOrigin.DISCORD)
 
     async def resume_work(self) -> None:
         """Carry on with the jobs the last process left unfinished (called by the bot's setup hook)."""
@@ -109,7 +97,7 @@ class Imagine(commands.Cog):
             channel_id=interaction.channel_id,
             member_id=interaction.user.id,
             expires_at=interaction.expires_at,
-            created_at=self.bot.ledger.now(),
+            created_at=self.bot.clock(),
         )
         recorded = asyncio.create_task(self.runner.remember_interaction(pending))  # runs while the deferral is sent
         try:
@@ -164,12 +152,4 @@ class Imagine(commands.Cog):
             attachment_limit=interaction.filesize_limit,
             interaction_id=interaction.id,
         )
-        try:
-            return await self.runner.submit(request, delivery)
-        except PromptBlockedError as refusal:
-            self.bot.dispatch("safety_report", refusal.report, refusal.auto_block)
-            raise
-
-    async def job(self, job_id: int) -> Job | None:
-        async with self.bot.storage.transaction() as tx:
-            return await tx.jobs.get(job_id)
+        return await self.runner.submit(request, delivery)

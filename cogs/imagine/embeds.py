@@ -8,7 +8,6 @@ import discord
 
 from bot.errors import discord_time
 from bot.models import DownloadedImage, Job, Usage
-from bot.money import Money
 from bot.progress import Progress, describe
 
 # Discord's limits (DISCORD.md).
@@ -30,26 +29,26 @@ def shown_prompt(prompt: str, limit: int = PROMPT_SHOWN) -> str:
     return cut + "…"
 
 
-def progress_embed(job: Job, progress: Progress, price: Money) -> discord.Embed:
+def progress_embed(job: Job, progress: Progress) -> discord.Embed:
     embed = discord.Embed(
         title=_fit(describe(progress), TITLE_LIMIT), description=shown_prompt(job.request.prompt), colour=COLOUR
     )
-    embed.set_footer(text=_summary(job, price))
+    embed.set_footer(text=_summary(job))
     return embed
 
 
 def result_embed(
-    job: Job, images: Sequence[DownloadedImage], usage: Usage, price: Money, *, linked: Sequence[str] = ()
+    job: Job, images: Sequence[DownloadedImage], usage: Usage, *, linked: Sequence[str] = ()
 ) -> discord.Embed:
     count = len(images) + len(linked)
     title = "Here is your image" if count == 1 else f"Here are your {count} images"
     embed = discord.Embed(title=title, description=shown_prompt(job.request.prompt), colour=COLOUR)
     embed.add_field(name="Size", value=job.request.size)
     embed.add_field(name="Seed", value=str(job.request.seed) if job.request.seed is not None else "random")
-    embed.add_field(name="Cost", value=str(price * count))
+    embed.add_field(name="Cost", value=str(job.unit_price * count))  # its own price, whatever today's is
     embed.add_field(
         name="Left today",
-        value=f"{Money(usage.left)} of {Money(usage.limit)} · resets {discord_time(usage.resets_at)}",
+        value=f"{usage.left} of {usage.limit} · resets {discord_time(usage.resets_at)}",
         inline=False,
     )
     if linked:
@@ -80,9 +79,9 @@ def failure_embed(job: Job, *, safety: bool) -> discord.Embed:
 
 def usage_embed(member: discord.abc.User, usage: Usage) -> discord.Embed:
     embed = discord.Embed(title=_fit(f"Image budget of {member.display_name}", TITLE_LIMIT), colour=COLOUR)
-    embed.add_field(name="Spent today", value=str(Money(usage.spent)))
-    embed.add_field(name="In progress", value=str(Money(usage.reserved)))
-    embed.add_field(name="Left", value=f"{Money(usage.left)} of {Money(usage.limit)}")
+    embed.add_field(name="Spent today", value=str(usage.spent))
+    embed.add_field(name="In progress", value=str(usage.reserved))
+    embed.add_field(name="Left", value=f"{usage.left} of {usage.limit}")
     embed.add_field(name="Images today", value=str(usage.images))
     embed.add_field(name="Resets", value=discord_time(usage.resets_at))
     return embed
@@ -92,10 +91,10 @@ def file_name(job: Job, index: int, image: DownloadedImage) -> str:
     return f"imagine-{job.id}-{index}.{image.extension}"
 
 
-def _summary(job: Job, price: Money) -> str:
+def _summary(job: Job) -> str:
     count = job.request.count
     images = "1 image" if count == 1 else f"{count} images"
-    return f"{job.request.size} · {images} · {price * count}"
+    return f"{job.request.size} · {images} · {job.cost}"
 
 
 def _fit(text: str, limit: int) -> str:

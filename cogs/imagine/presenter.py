@@ -17,7 +17,7 @@ import io
 import logging
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -27,9 +27,7 @@ import discord
 from bot.jobs import DeliveryError, JobMessages
 from bot.models import DownloadedImage, FailureKind, Job, PendingInteraction, Usage
 from bot.moderation import Failure
-from bot.money import Money
 from bot.progress import Progress, Stage, describe, failure_sentence
-from cogs.imagine.buttons import result_view
 from cogs.imagine.embeds import LINKED_FIELD, failure_embed, file_name, progress_embed, result_embed
 
 if TYPE_CHECKING:
@@ -90,9 +88,17 @@ class _Render:
 
 
 class DiscordPresenter:
-    def __init__(self, bot: ImagineBot, messages: JobMessages, *, min_interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        bot: ImagineBot,
+        messages: JobMessages,
+        *,
+        result_view: Callable[..., discord.ui.View],
+        min_interval: float = 1.0,
+    ) -> None:
         self._bot = bot
         self._messages = messages
+        self._result_view = result_view
         self._min_interval = min_interval
         self._screens: dict[int, _Screen] = {}
         self._moved: dict[int, int] = {}  # job id → its channel message, once recorded on the job's row
@@ -123,7 +129,7 @@ class DiscordPresenter:
         screen = self._screens.setdefault(job.id, _Screen())
         async with screen.lock:
             progress = screen.pending[1] if screen.pending else Progress(Stage.QUEUED)
-            render = _Render(embeds=[progress_embed(job, progress, self._price)])
+            render = _Render(embeds=[progress_embed(job, progress)])
             try:
                 message = await self._post_recorded(job, render)
             except discord.HTTPException as exc:
@@ -154,9 +160,9 @@ class DiscordPresenter:
                     total += len(image.data)
             render = _Render(
                 content=f"<@{job.member_id}>",
-                embeds=[result_embed(job, attached, usage, self._price, linked=linked)],
+                embeds=[result_embed(job, attached, usage, linked=linked)],
                 files=[(file_name(job, index, image), image.data) for index, image in enumerate(attached, start=1)],
-                view=result_view(job.id, smaller=bool(linked)),
+                view=self._result_view(job.id, smaller=bool(linked)),
                 mentions=discord.AllowedMentions(everyone=False, roles=False, users=[discord.Object(job.member_id)]),
             )
             await self._show(job, render)
@@ -219,10 +225,6 @@ class DiscordPresenter:
 
     # --- showing --------------------------------------------------------------------------------
 
-    @property
-    def _price(self) -> Money:
-        return self._bot.ledger.price_per_image
-
     async def _flush_later(self, job_id: int, wait: float) -> None:
         await asyncio.sleep(wait)
         screen = self._screens.get(job_id)
@@ -242,7 +244,7 @@ class DiscordPresenter:
             if text == screen.shown:
                 return
             try:
-                await self._show(job, _Render(embeds=[progress_embed(job, progress, self._price)]))
+                await self._show(job, _Render(embeds=[progress_embed(job, progress)]))
             except DeliveryError as exc:
                 log.info("job %s: progress not shown: %s", job.id, exc)
             screen.shown = text
@@ -284,7 +286,7 @@ class DiscordPresenter:
     async def _post_recorded(self, job: Job, render: _Render) -> discord.Message:
         """Post a new message for the job and record it before anything else; a result goes in by an edit."""
         result = bool(render.files or render.view)
-        first = _Render(embeds=[progress_embed(job, Progress(Stage.DELIVERING), self._price)]) if result else render
+        first = _Render(embeds=[progress_embed(job, Progress(Stage.DELIVERING))]) if result else render
         message = await self._channel(job).send(**first.as_send())
         await self._messages.record(job.id, message.id)
         self._moved[job.id] = message.id

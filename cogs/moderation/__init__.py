@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from cogs.moderation.cards import ReviewButton
-from cogs.moderation.cog import Moderation
+from cogs.moderation.cog import Review
 
 if TYPE_CHECKING:
     from bot.bot import ImagineBot
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 async def setup(bot: ImagineBot) -> None:
     bot.add_dynamic_items(ReviewButton)
-    await bot.add_cog(Moderation(bot))
+    await bot.add_cog(Review(bot))
 
 
 async def teardown(bot: ImagineBot) -> None:

@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.errors import discord_time
+from bot.errors import NotAllowedError, discord_time
 from bot.models import Block, ReportSource, ReportState, SafetyReport
 from bot.moderation import Decision
+from cogs.checks import is_moderator
+from cogs.persistent import PersistentButton
 
 if TYPE_CHECKING:
     from bot.bot import ImagineBot
@@ -82,9 +84,7 @@ def card_view(report: SafetyReport, block: Block | None) -> discord.ui.View | No
     return view
 
 
-class ReviewButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"review:(?P<decision>[a-z0-9]+):(?P<report>\d+)"
-):
+class ReviewButton(PersistentButton, template=r"review:(?P<decision>[a-z0-9]+):(?P<report>\d+)"):
     def __init__(self, decision: Decision, report_id: int) -> None:
         label, style = _LABELS[decision]
         super().__init__(discord.ui.Button(label=label, style=style, custom_id=f"review:{decision.value}:{report_id}"))
@@ -97,6 +97,23 @@ class ReviewButton(
     ) -> ReviewButton:
         return cls(Decision(match["decision"]), int(match["report"]))
 
-    async def callback(self, interaction: discord.Interaction[ImagineBot]) -> None:  # type: ignore[override]
-        cog = interaction.client.get_cog("Moderation")
-        await cog.decide(interaction, self.decision, self.report_id)  # type: ignore[union-attr]
+    async def pressed(self, interaction: discord.Interaction[ImagineBot]) -> None:
+        """A moderator decided on a card: record it, and show it on the card."""
+        if not is_moderator(interaction.permissions):
+            raise NotAllowedError("Only moderators can decide on reports.")
+        moderation = interaction.client.moderation
+        outcome = await moderation.decide(self.report_id, self.decision, interaction.user.id)
+        report = outcome.report or await moderation.report(self.report_id)
+        if report is None:
+            raise NotAllowedError("That report no longer exists.")
+        failures = await moderation.recent_failures(report.guild_id, report.member_id)
+        view = card_view(report, outcome.block)
+        await interaction.response.edit_message(
+            embed=card_embed(report, failures_this_week=failures, block=outcome.block), view=view
+        )
+        if view is not None:
+            view.stop()
+        if outcome.report is None and self.decision is not Decision.UNBLOCK:
+            await interaction.followup.send(
+                "Someone decided on this report already; the card shows what.", ephemeral=True
+            )

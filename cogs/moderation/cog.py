@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.bot import explain
-from bot.errors import NotAllowedError, discord_time
+from bot.bot import reply_privately
+from bot.errors import discord_time
 from bot.models import Block, SafetyReport
-from bot.moderation import Decision
-from cogs.checks import is_moderator, reply, require_moderator
+from cogs.checks import guild_of, require_moderator
 from cogs.moderation.cards import card_embed, card_view, spoiler
 
 if TYPE_CHECKING:
@@ -25,12 +24,13 @@ PAGE_SIZE = 5
 
 @app_commands.guild_only()
 @app_commands.default_permissions(moderate_members=True)
-class Moderation(commands.GroupCog, group_name="review", group_description="Review safety reports and blocks"):
+class Review(commands.GroupCog, group_name="review", group_description="Review safety reports and blocks"):
     def __init__(self, bot: ImagineBot) -> None:
         self.bot = bot
+        self.moderation = bot.moderation
         super().__init__()
 
-    async def interaction_check(self, interaction: discord.Interaction[ImagineBot]) -> bool:  # type: ignore[override]
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         return require_moderator(interaction)
 
     # --- cards ----------------------------------------------------------------------------------
@@ -38,12 +38,11 @@ class Moderation(commands.GroupCog, group_name="review", group_description="Revi
     @commands.Cog.listener()
     async def on_safety_report(self, report: SafetyReport, auto_block: Block | None) -> None:
         """Post a card for a new report in the moderator channel, if the server chose one."""
-        async with self.bot.storage.transaction() as tx:
-            channel_id = (await tx.guilds.settings(report.guild_id)).mod_channel_id
+        channel_id = (await self.bot.servers.settings(report.guild_id)).mod_channel_id
         if channel_id is None:
             return  # it waits in /review pending
-        block = auto_block or await self.bot.moderation.active_block(report.guild_id, report.member_id)
-        failures = await self.bot.moderation.recent_failures(report.guild_id, report.member_id)
+        block = auto_block or await self.moderation.active_block(report.guild_id, report.member_id)
+        failures = await self.moderation.recent_failures(report.guild_id, report.member_id)
         view = card_view(report, block)
         channel = self.bot.get_partial_messageable(channel_id, guild_id=report.guild_id)
         embed = card_embed(report, failures_this_week=failures, block=block)
@@ -55,30 +54,7 @@ class Moderation(commands.GroupCog, group_name="review", group_description="Revi
         finally:
             if view is not None:
                 view.stop()
-        await self.bot.moderation.set_card(report.id, channel_id, message.id)
-
-    async def decide(self, interaction: discord.Interaction[ImagineBot], decision: Decision, report_id: int) -> None:
-        """A moderator pressed a button on a card."""
-        try:
-            if not is_moderator(interaction.permissions):
-                raise NotAllowedError("Only moderators can decide on reports.")
-            outcome = await self.bot.moderation.decide(report_id, decision, interaction.user.id)
-            report = outcome.report or await self.bot.moderation.report(report_id)
-            if report is None:
-                raise NotAllowedError("That report no longer exists.")
-            failures = await self.bot.moderation.recent_failures(report.guild_id, report.member_id)
-            view = card_view(report, outcome.block)
-            await interaction.response.edit_message(
-                embed=card_embed(report, failures_this_week=failures, block=outcome.block), view=view
-            )
-            if view is not None:
-                view.stop()
-            if outcome.report is None and decision is not Decision.UNBLOCK:
-                await interaction.followup.send(
-                    "Someone decided on this report already; the card shows what.", ephemeral=True
-                )
-        except Exception as exc:  # noqa: BLE001 - the translator decides what the moderator is told
-            await explain(interaction, exc)
+        await self.moderation.set_card(report.id, channel_id, message.id)
 
     # --- /review --------------------------------------------------------------------------------
 
@@ -88,10 +64,12 @@ class Moderation(commands.GroupCog, group_name="review", group_description="Revi
         self, interaction: discord.Interaction[ImagineBot], page: app_commands.Range[int, 1, 1000] = 1
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        reports, total = await self.bot.moderation.pending(_guild(interaction), page, PAGE_SIZE)
+        reports, total = await self.moderation.pending(guild_of(interaction), page, PAGE_SIZE)
         pages = max(1, -(-total // PAGE_SIZE))
         if not reports:
-            await reply(interaction, "No reports are waiting." if total == 0 else f"There are only {pages} pages.")
+            await reply_privately(
+                interaction, "No reports are waiting." if total == 0 else f"There are only {pages} pages."
+            )
             return
         embed = discord.Embed(title=f"Pending reports: {total}", colour=discord.Colour.red())
         for report in reports:
@@ -102,12 +80,12 @@ class Moderation(commands.GroupCog, group_name="review", group_description="Revi
                 inline=False,
             )
         embed.set_footer(text=f"Page {page} of {pages}")
-        await reply(interaction, embed=embed)
+        await reply_privately(interaction, embed=embed)
 
     @app_commands.command(name="history", description="A member's reports and blocks")
     async def history(self, interaction: discord.Interaction[ImagineBot], member: discord.Member) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        reports, blocks = await self.bot.moderation.history(_guild(interaction), member.id)
+        reports, blocks = await self.moderation.history(guild_of(interaction), member.id)
         embed = discord.Embed(title=f"History of {member.display_name}"[:256], colour=discord.Colour.blurple())
         lines = [
             f"{discord_time(r.created_at, 'd')} · {r.source.value.replace('_', ' ')} · {r.state.value}"
@@ -122,7 +100,7 @@ class Moderation(commands.GroupCog, group_name="review", group_description="Revi
             lifted = f", lifted {discord_time(block.lifted_at, 'R')}" if block.lifted_at else ""
             block_lines.append(f"{discord_time(block.created_at, 'd')} · until {until} · {by}{lifted}")
         embed.add_field(name="Blocks", value="\n".join(block_lines)[:1024] or "none", inline=False)
-        await reply(interaction, embed=embed)
+        await reply_privately(interaction, embed=embed)
 
     @app_commands.command(name="block", description="Stop a member from generating images")
     @app_commands.describe(hours="How long (leave empty for good)", reason="Why, for the record")
@@ -133,21 +111,16 @@ class Moderation(commands.GroupCog, group_name="review", group_description="Revi
         hours: app_commands.Range[float, 0.1, 8760.0] | None = None,
         reason: app_commands.Range[str, 1, 300] | None = None,
     ) -> None:
-        block = await self.bot.moderation.block(
-            _guild(interaction), member.id, hours=hours, reason=reason, moderator_id=interaction.user.id
+        block = await self.moderation.block(
+            guild_of(interaction), member.id, hours=hours, reason=reason, moderator_id=interaction.user.id
         )
         until = f"until {discord_time(block.until, 'f')}" if block.until else "permanently"
-        await reply(interaction, f"{member.mention} is blocked from generating images {until}.")
+        await reply_privately(interaction, f"{member.mention} is blocked from generating images {until}.")
 
     @app_commands.command(name="unblock", description="Let a blocked member generate images again")
     async def unblock(self, interaction: discord.Interaction[ImagineBot], member: discord.Member) -> None:
-        lifted = await self.bot.moderation.unblock(_guild(interaction), member.id, interaction.user.id)
-        await reply(
+        lifted = await self.moderation.unblock(guild_of(interaction), member.id, interaction.user.id)
+        await reply_privately(
             interaction,
             f"{member.mention} may generate images again." if lifted else f"{member.mention} was not blocked.",
         )
-
-
-def _guild(interaction: discord.Interaction[ImagineBot]) -> int:
-    assert interaction.guild_id is not None  # guild_only
-    return interaction.guild_id
