@@ -23,7 +23,7 @@ from dotenv import load_dotenv
 from bot.config import IMAGE_SIZE_NAMES, Config
 from bot.errors import BotError, ConfigError
 from bot.logs import JsonFormatter, RedactSecrets
-from bot.prompts import MAX_IMAGES
+from bot.pixazo.wire import MAX_IMAGES
 from bot.services import open_services
 
 log = logging.getLogger("bot")

@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 import yarl
 
 from bot.errors import ConfigError, InvalidAmountError
-from bot.models import Secret
 from bot.money import Money
 
 T = TypeVar("T")
@@ -31,6 +30,32 @@ DEFAULT_IMAGE_SIZES = {
     "tall": "portrait_9_16",
 }
 IMAGE_SIZE_NAMES = tuple(DEFAULT_IMAGE_SIZES)
+
+
+class Secret:
+    """A string that never shows itself in `repr`, `str`, logs or tracebacks. Call `reveal()` to use it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
 
 
 @dataclass(frozen=True, slots=True)

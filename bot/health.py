@@ -16,9 +16,8 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.config import Config
+from bot.config import Config, Secret
 from bot.errors import PixazoAuthError, PixazoError, PixazoTransientError
-from bot.models import Secret
 from bot.pixazo import PixazoClient, RetryPolicy
 from bot.storage import Storage
 

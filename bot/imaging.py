@@ -1,4 +1,4 @@
-"""Small, dependency-free PNG writing: enough for the simulator's images and the report chart."""
+"""Small, dependency-free PNG writing: enough for the simulator's images (the spend chart uses Pillow)."""
 
 from __future__ import annotations
 

@@ -6,10 +6,10 @@ import unicodedata
 from collections.abc import Mapping
 
 from bot.errors import InvalidRequestError
+from bot.pixazo.wire import MAX_IMAGES
 
 MAX_PROMPT_CHARS = 1500
 MAX_SEED = 2**31 - 1
-MAX_IMAGES = 4
 _ZERO_WIDTH_JOINER = "\u200d"  # kept between visible characters: emoji sequences are built with it
 # Letters and marks that show nothing: fillers some scripts have, a blank braille cell, a combining joiner.
 _INVISIBLE = frozenset("\u115f\u1160\u3164\uffa0\u2800\u034f\u17b4\u17b5")

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.errors import InvalidRequestError
-from bot.models import DownloadedImage, Job, PendingInteraction, Usage
+from bot.models import Job, PendingInteraction, Usage
 from bot.moderation import Failure
+from bot.pixazo import DownloadedImage
 from bot.progress import Progress, describe, failure_sentence
 
 _DISCORD_TIME = re.compile(r"<t:(\d+):\w>")

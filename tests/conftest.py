@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.models import Secret
+from bot.config import Secret
 from bot.pixazo import PixazoClient, RetryPolicy
 from bot.simulator import BASE_PATH, Simulator, SimulatorSettings
 from tests.discord_standin import DiscordStandin

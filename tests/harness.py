@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.bot import ImagineBot
-from bot.config import Config
+from bot.config import Config, Secret
 from bot.ledger import Ledger
-from bot.models import Job, JobState, Secret
+from bot.models import Job, JobState
 from bot.moderation import Moderation
 from bot.services import open_services
 from bot.simulator import Simulator

@@ -14,14 +14,13 @@ import aiohttp
 import pytest
 
 from bot.clock import utc_now
-from bot.config import Config
+from bot.config import Config, Secret
 from bot.errors import ChannelNotAllowedError, TooManyJobsError
 from bot.jobs import DeliveryError, JobRunner, RunnerSettings
 from bot.ledger import Ledger
 from bot.metrics import Metrics
 from bot.models import (
     Delivery,
-    DownloadedImage,
     FailureKind,
     Job,
     JobOrigin,
@@ -29,11 +28,11 @@ from bot.models import (
     JobState,
     PendingInteraction,
     ReportSource,
-    Secret,
     Usage,
 )
 from bot.moderation import Failure
 from bot.money import Money
+from bot.pixazo import DownloadedImage
 from bot.progress import Progress, Stage
 from bot.services import wire
 from bot.simulator import Endpoint, Fault, FaultKind, Simulator, SimulatorSettings

@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from bot.config import Secret
 from bot.errors import (
     PixazoAuthError,
     PixazoBadResponseError,
@@ -21,9 +22,8 @@ from bot.errors import (
     PixazoRateLimitedError,
     PixazoTransientError,
 )
-from bot.models import GenerationRequest, Secret, UpstreamState, UpstreamStatus
-from bot.pixazo import PixazoClient, RetryPolicy, parse_retry_after
-from bot.pixazo_parsing import parse_status
+from bot.pixazo import GenerationRequest, PixazoClient, RetryPolicy, UpstreamState, UpstreamStatus, parse_retry_after
+from bot.pixazo.parsing import parse_status
 from bot.simulator import Endpoint, Fault, FaultKind, ResultForm, Simulator, SimulatorSettings
 from tests.conftest import FAST_RETRY, TEST_KEY, Serve
 

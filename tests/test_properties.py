@@ -10,9 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.errors import InvalidAmountError, InvalidRequestError, PixazoError
-from bot.models import Delivery, DownloadedImage, FailureKind, Job, JobRequest, JobState, Usage
+from bot.models import Delivery, FailureKind, Job, JobRequest, JobState, Usage
 from bot.money import Money
-from bot.pixazo_parsing import parse_status, parse_submit
+from bot.pixazo import DownloadedImage
+from bot.pixazo.parsing import parse_status, parse_submit
 from bot.progress import Progress, Stage
 from bot.prompts import MAX_PROMPT_CHARS, check_options, clean_prompt
 from bot.safety import find_blocked_term

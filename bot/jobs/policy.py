@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from bot.errors import PixazoBalanceError, PixazoError, PixazoRateLimitedError
 from bot.jobs.settings import RunnerSettings
-from bot.models import FailureKind, UpstreamState, UpstreamStatus
+from bot.models import FailureKind
+from bot.pixazo import UpstreamState, UpstreamStatus
 
 
 def poll_interval(status: UpstreamStatus, settings: RunnerSettings) -> float:

@@ -6,8 +6,9 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from bot.models import DownloadedImage, Job, PendingInteraction, Usage
+from bot.models import Job, PendingInteraction, Usage
 from bot.moderation import Failure
+from bot.pixazo import DownloadedImage
 from bot.progress import Progress
 from bot.storage import Storage
 

@@ -16,7 +16,8 @@ from bot.config import IMAGE_SIZE_NAMES
 from bot.errors import NotAllowedError
 from bot.jobs import JobMessages
 from bot.models import Delivery, Job, JobOrigin, JobRequest, PendingInteraction
-from bot.prompts import MAX_IMAGES, MAX_PROMPT_CHARS, MAX_SEED, check_options, clean_prompt
+from bot.pixazo import MAX_IMAGES
+from bot.prompts import MAX_PROMPT_CHARS, MAX_SEED, check_options, clean_prompt
 from cogs.checks import budget_roles, is_moderator
 from cogs.imagine.buttons import result_view
 from cogs.imagine.embeds import usage_embed

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 import discord
 
 from bot.errors import discord_time
-from bot.models import DownloadedImage, Job, Usage
+from bot.models import Job, Usage
+from bot.pixazo import DownloadedImage
 from bot.progress import Progress, describe
 
 # Discord's limits (DISCORD.md).

@@ -13,22 +13,20 @@ it in the same message again instead of beside it.
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
-import math
-import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 import discord
 
 from bot.jobs import DeliveryError, JobMessages
-from bot.models import DownloadedImage, FailureKind, Job, PendingInteraction, Usage
+from bot.models import FailureKind, Job, PendingInteraction, Usage
 from bot.moderation import Failure
+from bot.pixazo import DownloadedImage
 from bot.progress import Progress, Stage, describe, failure_sentence
-from cogs.imagine.embeds import LINKED_FIELD, failure_embed, file_name, progress_embed, result_embed
+from cogs.imagine.embeds import failure_embed, file_name, progress_embed, result_embed
+from cogs.imagine.render import Render, Screen, images_shown
 
 if TYPE_CHECKING:
     from bot.bot import ImagineBot
@@ -39,52 +37,10 @@ _STAGE_ORDER = [Stage.WAITING, Stage.SUBMITTING, Stage.QUEUED, Stage.RENDERING, 
 _REQUEST_LIMIT = 24 * 1024 * 1024  # a little under Discord's 25 MiB per request, for the form's own bytes
 _DEFAULT_FILE_LIMIT = 10 * 1024 * 1024
 _TOKEN_SAFETY = timedelta(seconds=5)
-_LINKED_IMAGE = re.compile(r"\[image \d+\]\(")
 # Discord's alias for an interaction's first reply: discord.py formats a message id into the URL, so the alias
 # stands in where it asks for an int.
 ORIGINAL = cast(int, "@original")
 NEVER_STARTED = "The bot restarted before your request started; nothing was charged. Please try again."
-
-
-@dataclass
-class _Screen:
-    """What one job's message shows now, and what is waiting to be shown."""
-
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    rank: int = -1
-    shown: str | None = None
-    pending: tuple[Job, Progress] | None = None
-    sent_at: float = -math.inf
-    timer: asyncio.Task[None] | None = None
-
-
-@dataclass
-class _Render:
-    content: str | None = None
-    embeds: list[discord.Embed] = field(default_factory=list)
-    files: list[tuple[str, bytes]] = field(default_factory=list)
-    view: discord.ui.View | None = None
-    mentions: discord.AllowedMentions = field(default_factory=discord.AllowedMentions.none)
-
-    def as_edit(self) -> dict[str, Any]:
-        return {
-            "content": self.content,
-            "embeds": self.embeds,
-            "view": self.view,
-            "allowed_mentions": self.mentions,
-            "attachments": [discord.File(io.BytesIO(data), filename=name) for name, data in self.files],
-        }
-
-    def as_send(self) -> dict[str, Any]:
-        send: dict[str, Any] = {
-            "content": self.content,
-            "embeds": self.embeds,
-            "allowed_mentions": self.mentions,
-            "files": [discord.File(io.BytesIO(data), filename=name) for name, data in self.files],
-        }
-        if self.view is not None:
-            send["view"] = self.view
-        return send
 
 
 class DiscordPresenter:
@@ -100,7 +56,7 @@ class DiscordPresenter:
         self._messages = messages
         self._result_view = result_view
         self._min_interval = min_interval
-        self._screens: dict[int, _Screen] = {}
+        self._screens: dict[int, Screen] = {}
         self._moved: dict[int, int] = {}  # job id → its channel message, once recorded on the job's row
 
     async def close(self) -> None:
@@ -112,7 +68,7 @@ class DiscordPresenter:
     # --- JobSink --------------------------------------------------------------------------------
 
     async def progress(self, job: Job, progress: Progress) -> None:
-        screen = self._screens.setdefault(job.id, _Screen())
+        screen = self._screens.setdefault(job.id, Screen())
         rank = _STAGE_ORDER.index(progress.stage)
         if rank < screen.rank:
             return  # an older stage arriving late
@@ -126,10 +82,10 @@ class DiscordPresenter:
         await self._flush(job.id)
 
     async def hand_off(self, job: Job) -> int | None:
-        screen = self._screens.setdefault(job.id, _Screen())
+        screen = self._screens.setdefault(job.id, Screen())
         async with screen.lock:
             progress = screen.pending[1] if screen.pending else Progress(Stage.QUEUED)
-            render = _Render(embeds=[progress_embed(job, progress)])
+            render = Render(embeds=[progress_embed(job, progress)])
             try:
                 message = await self._post_recorded(job, render)
             except discord.HTTPException as exc:
@@ -158,7 +114,7 @@ class DiscordPresenter:
                 else:
                     attached.append(image)
                     total += len(image.data)
-            render = _Render(
+            render = Render(
                 content=f"<@{job.member_id}>",
                 embeds=[result_embed(job, attached, usage, linked=linked)],
                 files=[(file_name(job, index, image), image.data) for index, image in enumerate(attached, start=1)],
@@ -184,7 +140,7 @@ class DiscordPresenter:
                 log.info("job %s: message %s could not be read back: %s", job.id, message_id, exc)
                 unreadable = True
                 continue
-            if shown := _images_shown(job, message):
+            if shown := images_shown(job, message):
                 return shown
         return None if unreadable else 0
 
@@ -195,7 +151,7 @@ class DiscordPresenter:
             safety = job.failure_kind is FailureKind.SAFETY
             if self._token_usable(job):
                 if safety:
-                    await self._show(job, _Render(embeds=[failure_embed(job, safety=True)]))
+                    await self._show(job, Render(embeds=[failure_embed(job, safety=True)]))
                 else:
                     await self._withdraw(job)
                 try:
@@ -205,7 +161,7 @@ class DiscordPresenter:
                     log.info("job %s: no private follow-up possible (%s); saying it in public", job.id, exc)
             embed = failure_embed(job, safety=safety)
             embed.set_footer(text=sentence)
-            await self._show(job, _Render(content=f"<@{job.member_id}>", embeds=[embed]))
+            await self._show(job, Render(content=f"<@{job.member_id}>", embeds=[embed]))
 
     async def reported(self, failure: Failure) -> None:
         self._bot.dispatch("safety_report", failure.report, failure.auto_block)
@@ -244,21 +200,21 @@ class DiscordPresenter:
             if text == screen.shown:
                 return
             try:
-                await self._show(job, _Render(embeds=[progress_embed(job, progress)]))
+                await self._show(job, Render(embeds=[progress_embed(job, progress)]))
             except DeliveryError as exc:
                 log.info("job %s: progress not shown: %s", job.id, exc)
             screen.shown = text
             screen.sent_at = asyncio.get_running_loop().time()
 
-    def _take_screen(self, job_id: int) -> _Screen:
+    def _take_screen(self, job_id: int) -> Screen:
         """The job's screen, detached: nothing queued for it will be shown any more."""
-        screen = self._screens.pop(job_id, None) or _Screen()
+        screen = self._screens.pop(job_id, None) or Screen()
         if screen.timer is not None:
             screen.timer.cancel()
         screen.pending = None
         return screen
 
-    async def _show(self, job: Job, render: _Render) -> None:
+    async def _show(self, job: Job, render: Render) -> None:
         """Put `render` on the job's message: the reply while the token lives, else the bot's own message."""
         try:
             channel_message = self._moved.get(job.id) or job.delivery.channel_message_id
@@ -283,10 +239,10 @@ class DiscordPresenter:
             if render.view is not None:
                 render.view.stop()  # the buttons are dynamic items: no need to keep the view in memory
 
-    async def _post_recorded(self, job: Job, render: _Render) -> discord.Message:
+    async def _post_recorded(self, job: Job, render: Render) -> discord.Message:
         """Post a new message for the job and record it before anything else; a result goes in by an edit."""
         result = bool(render.files or render.view)
-        first = _Render(embeds=[progress_embed(job, Progress(Stage.DELIVERING))]) if result else render
+        first = Render(embeds=[progress_embed(job, Progress(Stage.DELIVERING))]) if result else render
         message = await self._channel(job).send(**first.as_send())
         await self._messages.record(job.id, message.id)
         self._moved[job.id] = message.id
@@ -337,16 +293,3 @@ class DiscordPresenter:
             and delivery.token_expires_at is not None
             and delivery.token_expires_at - _TOKEN_SAFETY > datetime.now(UTC)
         )
-
-
-def _images_shown(job: Job, message: discord.Message) -> int:
-    """This job's images a message carries: attached, or linked when they were too large to attach."""
-    prefix = f"imagine-{job.id}-"
-    attached = sum(1 for attachment in message.attachments if attachment.filename.startswith(prefix))
-    linked = sum(
-        len(_LINKED_IMAGE.findall(embed_field.value or ""))
-        for embed in message.embeds
-        for embed_field in embed.fields
-        if embed_field.name == LINKED_FIELD
-    )
-    return attached + linked

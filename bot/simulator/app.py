@@ -11,101 +11,32 @@ from __future__ import annotations
 import asyncio
 import bisect
 import heapq
-import json
 import logging
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from aiohttp import web
 
 from bot.imaging import gradient_png
+from bot.simulator.answers import completed, drop, error, validate
+from bot.simulator.models import (
+    BASE_PATH,
+    IMAGE_SIZES,
+    SAFETY_MESSAGE,
+    SYSTEM_ERROR_MESSAGE,
+    Endpoint,
+    Fault,
+    FaultKind,
+    RecordedRequest,
+    ResultForm,
+    SimJob,
+    SimulatorSettings,
+)
 
 log = logging.getLogger(__name__)
-
-BASE_PATH = "/z-image-turbo-834/v1"
-SAFETY_MESSAGE = "Prompt failed safety check. Please refine your input."
-SYSTEM_ERROR_MESSAGE = "An unexpected error occurred, please try again later"
-# Both vocabularies the API has used for sizes, with the dimensions each renders at.
-IMAGE_SIZES: dict[str, tuple[int, int]] = {
-    "square_1_1": (1024, 1024),
-    "square_hd": (1024, 1024),
-    "square": (512, 512),
-    "portrait_3_4": (768, 1024),
-    "portrait_4_3": (768, 1024),
-    "portrait_9_16": (576, 1024),
-    "portrait_16_9": (576, 1024),
-    "landscape_4_3": (1024, 768),
-    "landscape_16_9": (1024, 576),
-}
-
-
-class ResultForm(StrEnum):
-    SEED = "seed"  # POST …/z-image-turbo-request-result, IN_QUEUE/IN_PROGRESS/COMPLETED/FAILED
-    POLLING = "polling"  # 202 with polling_url, GET it: QUEUED/PROCESSING/COMPLETED/FAILED/ERROR
-
-
-class Endpoint(StrEnum):
-    SUBMIT = "submit"
-    RESULT = "result"
-    IMAGE = "image"
-
-
-class FaultKind(StrEnum):
-    STATUS = "status"  # answer `status` (with Retry-After for 429 when given)
-    MALFORMED_JSON = "malformed_json"
-    MISSING_FIELDS = "missing_fields"
-    SLOW = "slow"  # wait `delay` seconds, then answer normally
-    DROP = "drop"  # close the connection without answering
-    TRUNCATE = "truncate"  # images: send half the bytes of a full Content-Length
-    EMPTY_RESULT = "empty_result"  # result: COMPLETED with no images
-    SYSTEM_ERROR = "system_error"  # result: the job ended in the API's own error
-
-
-@dataclass(frozen=True, slots=True)
-class Fault:
-    kind: FaultKind
-    status: int = 500
-    retry_after: float | None = None
-    delay: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class SimulatorSettings:
-    api_key: str | None = None  # None accepts any non-empty key; a missing key is always 401
-    result_form: ResultForm = ResultForm.SEED
-    render_seconds: float = 1.0
-    concurrency: int = 1
-    queue_depth: int = 0  # a backlog of other customers' jobs queued at start
-    blocked_words: tuple[str, ...] = ("forbidden",)
-
-
-@dataclass(frozen=True, slots=True)
-class RecordedRequest:
-    endpoint: str
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
-    at: float  # time.monotonic() when it arrived
-
-
-@dataclass(slots=True)
-class SimJob:
-    request_id: str
-    prompt: str
-    image_size: str
-    num_images: int
-    seed: int
-    starts_at: float
-    finishes_at: float
-    blocked: bool
-    system_error: bool = False
-    images: list[bytes] = field(default_factory=list)
 
 
 class Simulator:
@@ -189,9 +120,9 @@ class Simulator:
         fault = await self._take_fault(Endpoint.SUBMIT, request)
         if isinstance(fault, web.StreamResponse):
             return fault
-        problem = _validate(body)
+        problem = validate(body)
         if problem:
-            return _error(400, "Invalid request parameters", problem)
+            return error(400, "Invalid request parameters", problem)
         prompt = body["prompt"]
         polling = self.settings.result_form is ResultForm.POLLING
         request_id = f"z-image-turbo-834_{uuid.uuid4()}" if polling else str(uuid.uuid4())
@@ -209,7 +140,7 @@ class Simulator:
         self.jobs[request_id] = job
         log.info("simulator: queued %s (%d images)", request_id, job.num_images)
         if fault is not None and fault.kind is FaultKind.DROP:
-            return await _drop(request)  # the job exists, the answer is lost
+            return await drop(request)  # the job exists, the answer is lost
         if polling:
             polling_url = str(request.url.origin().with_path(f"/v2/requests/status/{request_id}"))
             return web.json_response(
@@ -234,14 +165,14 @@ class Simulator:
         if isinstance(fault, web.StreamResponse):
             return fault
         if fault is not None and fault.kind is FaultKind.DROP:
-            return await _drop(request)
+            return await drop(request)
         if request_id is None:
-            return _error(400, "Invalid request parameters", "request_id is required")
+            return error(400, "Invalid request parameters", "request_id is required")
         job = self.jobs.get(request_id)
         if job is None:
-            return _error(404, "Request not found")
+            return error(404, "Request not found")
         if fault is not None and fault.kind is FaultKind.EMPTY_RESULT:
-            return web.json_response(_completed(request_id, [], polling))
+            return web.json_response(completed(request_id, [], polling))
         if fault is not None and fault.kind is FaultKind.SYSTEM_ERROR:
             job.system_error = True
         return web.json_response(self._describe(request, job, polling))
@@ -274,7 +205,7 @@ class Simulator:
             }
             for index in range(job.num_images)
         ]
-        return _completed(rid, images, polling)
+        return completed(rid, images, polling)
 
     async def _image(self, request: web.Request) -> web.StreamResponse:
         self._record(Endpoint.IMAGE, request, None)
@@ -282,18 +213,18 @@ class Simulator:
         if isinstance(fault, web.StreamResponse):
             return fault
         if fault is not None and fault.kind is FaultKind.DROP:
-            return await _drop(request)
+            return await drop(request)
         job = self.jobs.get(request.match_info["request_id"])
         index = int(request.match_info["index"]) if request.match_info["index"].isdigit() else -1
         if job is None or not job.images or not 0 <= index < len(job.images):
-            return _error(404, "Image not found")
+            return error(404, "Image not found")
         data = job.images[index]
         if fault is not None and fault.kind is FaultKind.TRUNCATE:
             response = web.StreamResponse(headers={"Content-Type": "image/png"})
             response.content_length = len(data)
             await response.prepare(request)
             await response.write(data[: len(data) // 2])
-            return await _drop(request)
+            return await drop(request)
         return web.Response(body=data, content_type="image/png")
 
     # --- helpers --------------------------------------------------------------------------------
@@ -315,7 +246,7 @@ class Simulator:
     def _authorise(self, request: web.Request) -> web.Response | None:
         key = request.headers.get("Ocp-Apim-Subscription-Key", "")
         if not key or (self.settings.api_key is not None and key != self.settings.api_key):
-            return _error(401, "Invalid or missing authentication")
+            return error(401, "Invalid or missing authentication")
         return None
 
     async def _take_fault(self, endpoint: Endpoint, request: web.Request) -> Fault | web.StreamResponse | None:
@@ -330,7 +261,7 @@ class Simulator:
         if fault.kind is FaultKind.STATUS:
             headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else None
             messages = {402: "Insufficient Balance", 429: "Rate limit exceeded, please retry later"}
-            return _error(fault.status, messages.get(fault.status, f"Simulated error {fault.status}"), headers=headers)
+            return error(fault.status, messages.get(fault.status, f"Simulated error {fault.status}"), headers=headers)
         if fault.kind is FaultKind.MALFORMED_JSON:
             return web.Response(text='{"status": "COMPL', content_type="application/json")
         if fault.kind is FaultKind.MISSING_FIELDS:
@@ -347,48 +278,3 @@ class Simulator:
         self.requests.append(
             RecordedRequest(endpoint, request.method, request.path, dict(request.headers), body, time.monotonic())
         )
-
-
-def _validate(body: Any) -> str | None:
-    if not isinstance(body, dict):
-        return "the body must be a JSON object"
-    prompt = body.get("prompt")
-    if not isinstance(prompt, str) or not prompt.strip():
-        return "prompt is required"
-    if body.get("image_size", "landscape_4_3") not in IMAGE_SIZES:
-        return "image_size is not supported"
-    count = body.get("num_images", 1)
-    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 4:
-        return "num_images must be between 1 and 4"
-    if body.get("output_format", "png") not in ("png", "jpeg", "webp"):
-        return "output_format must be png, jpeg or webp"
-    steps = body.get("num_inference_steps", 8)
-    if not isinstance(steps, int) or not 1 <= steps <= 50:
-        return "num_inference_steps must be between 1 and 50"
-    seed = body.get("seed")
-    if seed is not None and (not isinstance(seed, int) or not 0 <= seed < 2**32):
-        return "seed must be a non-negative 32-bit integer"
-    return None
-
-
-def _completed(request_id: str, images: list[dict[str, Any]], polling: bool) -> dict[str, Any]:
-    if polling:
-        return {
-            "status": "COMPLETED",
-            "request_id": request_id,
-            "output": {"media_url": [i["url"] for i in images]},
-        }
-    return {"status": "COMPLETED", "request_id": request_id, "images": images}
-
-
-def _error(status: int, error: str, message: str | None = None, headers: dict[str, str] | None = None) -> web.Response:
-    body = {"error": error} | ({"message": message} if message else {})
-    return web.Response(text=json.dumps(body), status=status, content_type="application/json", headers=headers)
-
-
-async def _drop(request: web.Request) -> web.StreamResponse:
-    transport = request.transport
-    if transport is not None:
-        transport.abort()
-    # aiohttp needs a response object; nothing reaches the client after the abort
-    return web.Response(status=499)

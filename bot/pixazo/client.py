@@ -14,36 +14,25 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
 import aiohttp
 import yarl
 
 from bot.breaker import CircuitBreaker
-from bot.config import DEFAULT_BASE_URL
+from bot.config import DEFAULT_BASE_URL, Secret
 from bot.errors import (
-    PixazoAuthError,
     PixazoBadResponseError,
-    PixazoBalanceError,
     PixazoError,
     PixazoImageError,
     PixazoImageTooLargeError,
-    PixazoInvalidRequestError,
-    PixazoNotFoundError,
     PixazoRateLimitedError,
     PixazoTransientError,
 )
 from bot.metrics import NO_METRICS, Metrics
-from bot.models import (
-    DownloadedImage,
-    GenerationRequest,
-    Secret,
-    SubmitResult,
-    UpstreamStatus,
-)
-from bot.pixazo_parsing import excerpt, parse_status, parse_submit
+from bot.pixazo.failures import always_retryable, http_error, submit_retryable, transport_error
+from bot.pixazo.parsing import excerpt, parse_status, parse_submit
+from bot.pixazo.wire import DownloadedImage, GenerationRequest, SubmitResult, UpstreamStatus
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -56,8 +45,6 @@ _IMAGE_MAGIC = {
     "image/gif": (b"GIF87a", b"GIF89a"),
     "image/webp": (b"RIFF",),
 }
-# Submit retries only where the answer proves no job was created.
-_SUBMIT_RETRY_STATUSES = frozenset({502, 503, 504})
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +100,7 @@ class PixazoClient:
         body = await self._with_retries(
             "submit",
             lambda: self._call("POST", f"{self._base}/z-image-turbo-request", request.to_json()),
-            retryable=_submit_retryable,
+            retryable=submit_retryable,
         )
         return parse_submit(body)
 
@@ -124,7 +111,7 @@ class PixazoClient:
         else:
             url = f"{self._base}/z-image-turbo-request-result"
             call = lambda: self._call("POST", url, {"request_id": request_id})  # noqa: E731
-        body = await self._with_retries("status", call, retryable=_always_retryable)
+        body = await self._with_retries("status", call, retryable=always_retryable)
         return parse_status(body)
 
     async def download(self, url: str, max_bytes: int) -> DownloadedImage:
@@ -135,7 +122,7 @@ class PixazoClient:
         if yarl.URL(url).scheme not in ("http", "https"):
             raise PixazoBadResponseError("image URL is not http(s)", detail=excerpt(url))
         return await self._with_retries(
-            "download", lambda: self._download_once(url, max_bytes), retryable=_always_retryable
+            "download", lambda: self._download_once(url, max_bytes), retryable=always_retryable
         )
 
     async def available(self) -> bool:
@@ -200,11 +187,11 @@ class PixazoClient:
             ) as resp:
                 raw = await _read_capped(resp, _MAX_JSON_BYTES)
                 if resp.status >= 400:
-                    raise _http_error(resp.status, self._clean(raw), resp.headers.get("Retry-After"))
+                    raise http_error(resp.status, self._clean(raw), resp.headers.get("Retry-After"))
         except PixazoError:
             raise
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise _transport_error(exc) from None
+            raise transport_error(exc) from None
         try:
             return json.loads(raw)
         except ValueError:
@@ -215,7 +202,7 @@ class PixazoClient:
             async with self._session.get(url, timeout=self._timeout) as resp:
                 if resp.status >= 400:
                     raw = await _read_capped(resp, 4096)
-                    raise _http_error(resp.status, self._clean(raw), resp.headers.get("Retry-After"))
+                    raise http_error(resp.status, self._clean(raw), resp.headers.get("Retry-After"))
                 content_type = resp.content_type.lower()
                 if content_type not in _IMAGE_MAGIC:
                     raise PixazoImageError("the result URL did not serve an image", detail=content_type)
@@ -231,7 +218,7 @@ class PixazoClient:
         except PixazoError:
             raise
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise _transport_error(exc) from None
+            raise transport_error(exc) from None
         if not data.startswith(_IMAGE_MAGIC[content_type]):
             raise PixazoImageError("the image bytes do not match their content type", detail=content_type)
         return DownloadedImage(bytes(data), content_type, url)
@@ -243,70 +230,6 @@ class PixazoClient:
         if key:
             text = text.replace(key, "********")
         return excerpt(text)
-
-
-# --- errors ---------------------------------------------------------------------------------------
-
-
-def _http_error(status: int, detail: str, retry_after: str | None) -> PixazoError:
-    if status == 400 or status == 422:
-        return PixazoInvalidRequestError("Pixazo refused the request", status=status, detail=detail)
-    if status in (401, 403):
-        return PixazoAuthError("Pixazo refused the API key", status=status, detail=detail)
-    if status == 402:
-        return PixazoBalanceError("the Pixazo balance is exhausted", status=status, detail=detail)
-    if status == 404:
-        return PixazoNotFoundError("Pixazo does not know that endpoint or request", status=status, detail=detail)
-    if status == 429:
-        return PixazoRateLimitedError(
-            "Pixazo is rate limiting",
-            status=status,
-            detail=detail,
-            retry_after=parse_retry_after(retry_after),
-        )
-    if status >= 500 or status == 408:
-        return PixazoTransientError("Pixazo had a server error", status=status, detail=detail)
-    return PixazoError("Pixazo answered with an unexpected status", status=status, detail=detail)
-
-
-def _transport_error(exc: BaseException) -> PixazoTransientError:
-    if isinstance(exc, aiohttp.ConnectionTimeoutError | aiohttp.ClientConnectorError):
-        # The connection never opened, so nothing was sent.
-        return PixazoTransientError(f"could not connect to Pixazo ({type(exc).__name__})")
-    if isinstance(exc, TimeoutError):
-        return PixazoTransientError("Pixazo did not answer in time", request_may_have_arrived=True)
-    return PixazoTransientError(
-        f"the connection to Pixazo failed mid-request ({type(exc).__name__})", request_may_have_arrived=True
-    )
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header: a number of seconds or an HTTP date."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def _submit_retryable(exc: PixazoError) -> bool:
-    if isinstance(exc, PixazoRateLimitedError):
-        return True
-    if isinstance(exc, PixazoTransientError):
-        return exc.status in _SUBMIT_RETRY_STATUSES or (exc.status is None and not exc.request_may_have_arrived)
-    return False
-
-
-def _always_retryable(exc: PixazoError) -> bool:
-    return isinstance(exc, PixazoRateLimitedError | PixazoTransientError)
 
 
 async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:

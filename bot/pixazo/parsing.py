@@ -12,7 +12,7 @@ from typing import Any
 import yarl
 
 from bot.errors import PixazoBadResponseError
-from bot.models import SubmitResult, UpstreamImage, UpstreamState, UpstreamStatus
+from bot.pixazo.wire import SubmitResult, UpstreamImage, UpstreamState, UpstreamStatus
 
 EXCERPT_CHARS = 200
 _STATES = {
@@ -45,7 +45,8 @@ def parse_status(body: object) -> UpstreamStatus:
     if not isinstance(body, dict):
         raise PixazoBadResponseError("status answer is not a JSON object", detail=excerpt(repr(body)))
     raw_status = body.get("status")
-    state = _STATES.get(raw_status.strip().upper()) if isinstance(raw_status, str) else None
+    word = raw_status.strip().upper() if isinstance(raw_status, str) else ""
+    state = _STATES.get(word)
     if state is None:
         raise PixazoBadResponseError("status answer has no known status", detail=excerpt(json.dumps(body)))
     if state is UpstreamState.QUEUED:
@@ -57,7 +58,7 @@ def parse_status(body: object) -> UpstreamStatus:
     if state is UpstreamState.COMPLETED:
         return UpstreamStatus(state, images=_parse_images(body))
     reason = _failure_reason(body)
-    system_error = raw_status.strip().upper() == "ERROR"  # type: ignore[union-attr]
+    system_error = word == "ERROR"
     safety = not system_error and any(word in reason.lower() for word in _SAFETY_WORDS)
     return UpstreamStatus(state, reason=reason, safety=safety, system_error=system_error)
 
