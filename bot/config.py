@@ -80,14 +80,18 @@ class Config:
     pixazo_timeout_seconds: float = 30.0
     member_max_jobs: int = 2
     member_queue_size: int = 3
-    max_active_jobs: int = 20
+    max_active_jobs: int = 500
+    pixazo_max_requests_per_second: float = 200.0
     job_timeout_minutes: float = 30.0
     queue_timeout_minutes: float = 30.0
-    poll_min_seconds: float = 1.0
-    poll_max_seconds: float = 10.0
+    poll_min_seconds: float = 0.5
+    poll_max_seconds: float = 30.0
     max_image_mb: float = 25.0
     auto_block_after: int = 3
     metrics_port: int | None = None
+    pixazo_webhook_url: str | None = None
+    webhook_port: int | None = None
+    webhook_secret: Secret | None = None
 
     @property
     def database_path(self) -> Path:
@@ -119,7 +123,8 @@ class Config:
             "pixazo_timeout_seconds": reader.get("PIXAZO_TIMEOUT_SECONDS", _number_between(1, 300)),
             "member_max_jobs": reader.get("MEMBER_MAX_JOBS", _int_between(1, 20)),
             "member_queue_size": reader.get("MEMBER_QUEUE_SIZE", _int_between(0, 20)),
-            "max_active_jobs": reader.get("MAX_ACTIVE_JOBS", _int_between(1, 1000)),
+            "max_active_jobs": reader.get("MAX_ACTIVE_JOBS", _int_between(1, 10_000)),
+            "pixazo_max_requests_per_second": reader.get("PIXAZO_MAX_REQUESTS_PER_SECOND", _number_between(1, 10_000)),
             "job_timeout_minutes": reader.get("JOB_TIMEOUT_MINUTES", _number_between(0.05, 24 * 60)),
             "queue_timeout_minutes": reader.get("QUEUE_TIMEOUT_MINUTES", _number_between(0.05, 24 * 60)),
             "poll_min_seconds": reader.get("POLL_MIN_SECONDS", _number_between(0.05, 60)),
@@ -127,12 +132,20 @@ class Config:
             "max_image_mb": reader.get("MAX_IMAGE_MB", _number_between(0.01, 100)),
             "auto_block_after": reader.get("AUTO_BLOCK_AFTER", _int_between(0, 100)),
             "metrics_port": reader.get("METRICS_PORT", _int_between(1, 65535)),
+            "pixazo_webhook_url": reader.get("PIXAZO_WEBHOOK_URL", _http_url),
+            "webhook_port": reader.get("WEBHOOK_PORT", _int_between(1, 65535)),
+            "webhook_secret": reader.optional_secret("WEBHOOK_SECRET", min_length=16),
         }
         if reader.problems:
             raise ConfigError(reader.problems)
         config = cls(**{name: value for name, value in values.items() if value is not None})
+        problems = []
         if config.poll_min_seconds > config.poll_max_seconds:
-            raise ConfigError(["POLL_MIN_SECONDS must not be larger than POLL_MAX_SECONDS"])
+            problems.append("POLL_MIN_SECONDS must not be larger than POLL_MAX_SECONDS")
+        if config.pixazo_webhook_url and (config.webhook_port is None or config.webhook_secret is None):
+            problems.append("PIXAZO_WEBHOOK_URL needs WEBHOOK_PORT (where the bot listens) and WEBHOOK_SECRET")
+        if problems:
+            raise ConfigError(problems)
         return config
 
     @classmethod
@@ -163,6 +176,15 @@ class _Reader:
             return None
         if any(ch.isspace() for ch in value):
             self.problems.append(f"{name} contains white space")  # the value itself is never repeated
+            return None
+        return Secret(value)
+
+    def optional_secret(self, name: str, *, min_length: int) -> Secret | None:
+        value = self._env.get(name, "").strip()
+        if not value:
+            return None
+        if len(value) < min_length or any(ch.isspace() for ch in value):
+            self.problems.append(f"{name} must be at least {min_length} characters without white space")
             return None
         return Secret(value)
 

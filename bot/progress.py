@@ -1,12 +1,11 @@
 """How a job is getting on, in a form both sinks (Discord, the terminal) can show.
 
-`QueueWatch` keeps a job's recent queue positions and estimates when it will start from how fast
-the position has been falling. `describe` turns a `Progress` into one line of plain text.
+The estimate of when a job starts comes from the planner's model of the queue (`bot.jobs.planner`).
+`describe` turns a `Progress` into one line of plain text.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -26,36 +25,14 @@ class Progress:
     stage: Stage
     position: int | None = None  # in Pixazo's queue, or in the bot's own while waiting
     moved: int | None = None  # places gained since the last position (positive: moving up)
-    eta_seconds: float | None = None
+    starts_in: float | None = None  # seconds until it should start rendering, when the queue's speed is known
 
 
-class QueueWatch:
-    """Positions seen over time for one job; an ETA once the position has fallen at least twice."""
+def describe(progress: Progress, *, with_eta: bool = True) -> str:
+    """``Queued, position 3 (up 2) · about 40 s to start``, ``Rendering…``, and so on.
 
-    def __init__(self, window: int = 8) -> None:
-        self._seen: deque[tuple[float, int]] = deque(maxlen=window)
-
-    def observe(self, now: float, position: int) -> tuple[int | None, float | None]:
-        """Record a position; return (places moved since the last one, seconds to the front)."""
-        moved = self._seen[-1][1] - position if self._seen else None
-        if not self._seen or self._seen[-1][1] != position:
-            self._seen.append((now, position))
-        return moved, self.eta(now, position)
-
-    def eta(self, now: float, position: int) -> float | None:
-        drops = [b for a, b in zip(self._seen, list(self._seen)[1:], strict=False) if b[1] < a[1]]
-        if len(drops) < 2:
-            return None
-        first_time, first_position = self._seen[0]
-        elapsed = now - first_time
-        gained = first_position - position
-        if gained <= 0 or elapsed <= 0:
-            return None
-        return position * elapsed / gained
-
-
-def describe(progress: Progress) -> str:
-    """``Queued, position 3 (up 2) · about 40 s to start``, ``Rendering…``, and so on."""
+    Without `with_eta`, the line leaves the estimate out (Discord shows it as a timestamp that counts down).
+    """
     if progress.stage is Stage.WAITING:
         where = f", number {progress.position} in the bot's queue" if progress.position else ""
         return f"Waiting for a free slot{where}…"
@@ -68,8 +45,8 @@ def describe(progress: Progress) -> str:
     line = "Queued" if progress.position is None else f"Queued, position {progress.position}"
     if progress.moved:
         line += f" (up {progress.moved})" if progress.moved > 0 else f" (down {-progress.moved})"
-    if progress.eta_seconds is not None:
-        line += f" · about {_duration(progress.eta_seconds)} to start"
+    if with_eta and progress.starts_in is not None:
+        line += f" · about {_duration(progress.starts_in)} to start"
     return line
 
 

@@ -23,6 +23,7 @@ from bot.moderation import Moderation
 from bot.pixazo import DEFAULT_RETRY, PixazoClient, RetryPolicy
 from bot.servers import Servers
 from bot.storage import Storage
+from bot.webhooks import WebhookUrls
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,7 @@ class Services:
     pixazo: PixazoClient
     metrics: Metrics
     runner_settings: RunnerSettings
+    webhooks: WebhookUrls | None  # the callback URLs Pixazo is given, when completion by webhook is on
 
     def runner(self, sink: JobSink, origin: JobOrigin) -> JobRunner:
         """The job engine for one sink's jobs."""
@@ -49,6 +51,7 @@ class Services:
             clock=self.clock,
             metrics=self.metrics,
             origin=origin,
+            webhooks=self.webhooks,
         )
 
 
@@ -75,6 +78,12 @@ def wire(
         timeout=config.pixazo_timeout_seconds,
         retry=retry,
         metrics=metrics,
+        requests_per_second=config.pixazo_max_requests_per_second,
+    )
+    webhooks = (
+        WebhookUrls(config.pixazo_webhook_url, config.webhook_secret)
+        if config.pixazo_webhook_url and config.webhook_secret
+        else None
     )
     return Services(
         clock=clock,
@@ -85,6 +94,7 @@ def wire(
         pixazo=pixazo,
         metrics=metrics,
         runner_settings=RunnerSettings.from_config(config),
+        webhooks=webhooks,
     )
 
 

@@ -178,7 +178,8 @@ async def test_a_job_walks_the_queue_and_is_delivered_and_charged_once(world: Wo
     stages = world.sink.stages(job.id)
     assert stages[0] is Stage.SUBMITTING and stages[-1] is Stage.DELIVERING
     assert Stage.QUEUED in stages and Stage.RENDERING in stages
-    positions = [p.position or 0 for i, p in world.sink.progress_seen if i == job.id and p.stage is Stage.QUEUED]
+    seen = [p for i, p in world.sink.progress_seen if i == job.id and p.stage is Stage.QUEUED]
+    positions = [p.position for p in seen if p.position is not None]  # (the first, as it is sent, has none yet)
     assert positions == sorted(positions, reverse=True) and positions[-1] == 1
     (image,) = world.sink.delivered[job.id]
     assert image.data == world.simulator.images_of(done.request_id or "")[0]

@@ -152,7 +152,7 @@ def test_embeds_never_exceed_discord_limits(prompt: str, stage: Stage, position:
     usage = Usage("2026-11-26", Money(10**9), Money(10**9), Money(10**12), images=10**6, resets_at=NOW)
     image = DownloadedImage(b"\x89PNG", "image/png", "https://example.invalid/" + "a" * 500)
     embeds = [
-        progress_embed(job, Progress(stage, position=position, moved=position, eta_seconds=position)),
+        progress_embed(job, Progress(stage, position=position, moved=position, starts_in=position)),
         result_embed(job, [image] * 2, usage, linked=[image.url] * 2),
         failure_embed(job, safety=True),
         failure_embed(job, safety=False),

@@ -11,21 +11,33 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from bot.aio import to_the_end
 from bot.clock import Clock
-from bot.errors import PixazoAuthError, PixazoBalanceError, PixazoError, PixazoNotFoundError, PixazoTransientError
+from bot.errors import (
+    PixazoAuthError,
+    PixazoBalanceError,
+    PixazoError,
+    PixazoNotFoundError,
+    PixazoRateLimitedError,
+    PixazoTransientError,
+)
 from bot.jobs.endings import Endings
-from bot.jobs.policy import failure_kind, poll_interval
+from bot.jobs.planner import QueueModel
+from bot.jobs.policy import failure_kind
 from bot.jobs.settings import RunnerSettings
 from bot.jobs.sink import DeliveryError, JobSink
+from bot.jobs.wakes import Wakes
 from bot.ledger import Ledger
 from bot.models import FailureKind, Job, JobState
 from bot.pixazo import DownloadedImage, GenerationRequest, PixazoClient, UpstreamState, UpstreamStatus
-from bot.progress import Progress, QueueWatch, Stage
+from bot.pixazo.capacity import Capacity
+from bot.progress import Progress, Stage
 from bot.servers import Servers
 from bot.storage import Storage
+from bot.webhooks import WebhookUrls
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +54,11 @@ class Lifecycle:
         settings: RunnerSettings,
         *,
         clock: Clock,
+        model: QueueModel,
+        wakes: Wakes,
+        capacity: Capacity,
+        requeue: Callable[[Job], None],
+        webhooks: WebhookUrls | None,
     ) -> None:
         self._storage = storage
         self._ledger = ledger
@@ -51,6 +68,12 @@ class Lifecycle:
         self._endings = endings
         self._settings = settings
         self._clock = clock
+        self._model = model
+        self._wakes = wakes
+        self._capacity = capacity
+        self._requeue = requeue  # back to the bot's own queue, when Pixazo refused it as too much at once
+        self._webhooks = webhooks
+        self.in_flight = 0  # jobs sent and not yet ended, for the capacity
 
     async def run(self, job: Job) -> None:
         """Carry a job on from its recorded state to its end."""
@@ -73,6 +96,9 @@ class Lifecycle:
         except Exception:
             log.exception("job %s: unexpected error", job.id)
             await self._endings.fail(job.id, FailureKind.UPSTREAM, "internal error")
+        finally:
+            self._model.forget(job.id)
+            self._wakes.forget(job.id)
 
     async def show(self, job: Job, progress: Progress) -> None:
         try:
@@ -100,9 +126,10 @@ class Lifecycle:
             return None
 
     async def _submit(self, job: Job, sent_at: datetime) -> Job | None:
-        await self.show(job, Progress(Stage.SUBMITTING))
+        await self.show(job, Progress(Stage.SUBMITTING))  # shown only if sending takes a while
         job = await self._move(job, JobState.SUBMITTING, sent_at=sent_at)  # nothing awaits between this and the call
         request = job.request
+        self.in_flight += 1
         try:
             submitted = await self._pixazo.submit(
                 GenerationRequest(
@@ -112,7 +139,8 @@ class Lifecycle:
                     seed=request.seed,
                     output_format=request.output_format,
                     num_inference_steps=self._settings.inference_steps,
-                )
+                ),
+                webhook_url=self._webhooks.url_for(job.id) if self._webhooks else None,
             )
         except asyncio.CancelledError:
             # A deadline, a shutdown or a terminal's Ctrl-C cut the call off: Pixazo may have the job and bill it.
@@ -121,6 +149,11 @@ class Lifecycle:
                 self._endings.fail(job.id, FailureKind.INTERRUPTED, "stopped while being sent", charge=True)
             )
             raise
+        except PixazoRateLimitedError:
+            # Too much at once: Pixazo made no job. Send less at a time, and this one again when there is room.
+            self._capacity.refused(self.in_flight)
+            self._requeue(await self._move(job, JobState.RESERVED, sent_at=None))
+            return None
         except PixazoTransientError as exc:
             if exc.request_may_have_arrived:
                 log.warning("job %s: submit interrupted (%s); counting it as billed", job.id, exc)
@@ -131,45 +164,76 @@ class Lifecycle:
         except PixazoError as exc:
             await self._endings.fail(job.id, failure_kind(exc), str(exc))
             return None
+        finally:
+            self.in_flight -= 1
         log.info("job %s: submitted as %s", job.id, submitted.request_id)
-        return await self._move(
+        self._model.submitted(job.id)
+        job = await self._move(
             job, JobState.SUBMITTED, request_id=submitted.request_id, polling_url=submitted.polling_url
         )
+        now = asyncio.get_running_loop().time()
+        await self.show(job, Progress(Stage.QUEUED, starts_in=self._model.expected_start(job.id, now)))
+        return job
 
     async def _poll(self, job: Job) -> tuple[Job, UpstreamStatus] | None:
         assert job.request_id is not None
-        watch = QueueWatch()
         loop = asyncio.get_running_loop()
         errors = 0
-        while True:
-            try:
-                status = await self._pixazo.status(job.request_id, job.polling_url)
-            except (PixazoNotFoundError, PixazoAuthError, PixazoBalanceError) as exc:
-                await self._endings.fail(job.id, failure_kind(exc), str(exc))
-                return None
-            except PixazoError as exc:
-                errors += 1
-                if errors >= self._settings.max_poll_errors:
+        self.in_flight += 1
+        try:
+            wait = self._plan(job, loop.time(), rendering=job.state is JobState.RUNNING)
+            while True:
+                await self._wakes.sleep(job.id, wait)
+                try:
+                    status = await self._pixazo.status(job.request_id, job.polling_url)
+                except (PixazoNotFoundError, PixazoAuthError, PixazoBalanceError) as exc:
                     await self._endings.fail(job.id, failure_kind(exc), str(exc))
                     return None
-                log.warning("job %s: polling failed (%s); %d in a row", job.id, exc, errors)
-                await asyncio.sleep(self._settings.poll_max_seconds)
-                continue
-            errors = 0
-            if status.state in (UpstreamState.COMPLETED, UpstreamState.FAILED):
-                return job, status
-            state = JobState.RUNNING if status.state is UpstreamState.RUNNING else JobState.QUEUED
-            if state is not job.state or status.queue_position != job.queue_position:
-                job = await self._move(job, state, queue_position=status.queue_position)
-                if state is JobState.RUNNING:
-                    progress = Progress(Stage.RENDERING)
-                else:
-                    moved, eta = (None, None)
-                    if status.queue_position is not None:
-                        moved, eta = watch.observe(loop.time(), status.queue_position)
-                    progress = Progress(Stage.QUEUED, position=status.queue_position, moved=moved, eta_seconds=eta)
-                await self.show(job, progress)
-            await asyncio.sleep(poll_interval(status, self._settings))
+                except PixazoError as exc:
+                    errors += 1
+                    if errors >= self._settings.max_poll_errors:
+                        await self._endings.fail(job.id, failure_kind(exc), str(exc))
+                        return None
+                    log.warning("job %s: polling failed (%s); %d in a row", job.id, exc, errors)
+                    wait = self._settings.poll_max_seconds
+                    continue
+                errors = 0
+                now = loop.time()
+                if status.state in (UpstreamState.COMPLETED, UpstreamState.FAILED):
+                    self._model.done(job.id, now)
+                    return job, status
+                job = await self._seen(job, status, now)
+                wait = self._plan(job, now, rendering=job.state is JobState.RUNNING)
+        finally:
+            self.in_flight -= 1
+
+    async def _seen(self, job: Job, status: UpstreamStatus, now: float) -> Job:
+        """Record where Pixazo says the job is, learn from it, and show it if it moved."""
+        rendering = status.state is UpstreamState.RUNNING
+        if rendering:
+            self._model.rendering(job.id, now)
+        elif status.queue_position is not None:
+            self._model.queued(job.id, status.queue_position, now)
+        state = JobState.RUNNING if rendering else JobState.QUEUED
+        if state is job.state and status.queue_position == job.queue_position:
+            return job
+        previous = job.queue_position
+        job = await self._move(job, state, queue_position=status.queue_position)
+        if rendering:
+            await self.show(job, Progress(Stage.RENDERING))
+        else:
+            moved = previous - status.queue_position if previous and status.queue_position else None
+            starts_in = self._model.expected_start(job.id, now)
+            await self.show(
+                job, Progress(Stage.QUEUED, position=status.queue_position, moved=moved, starts_in=starts_in)
+            )
+        return job
+
+    def _plan(self, job: Job, now: float, *, rendering: bool) -> float:
+        """Seconds until the job's next result call: a slow fallback while webhooks say when jobs end."""
+        if self._wakes.webhooks_working:
+            return self._settings.poll_max_seconds
+        return self._model.next_poll(job.id, now, rendering=rendering)
 
     async def _conclude(self, job: Job, status: UpstreamStatus) -> None:
         if status.state is UpstreamState.FAILED:
@@ -203,6 +267,7 @@ class Lifecycle:
             await self._endings.fail(job.id, FailureKind.DELIVERY, str(exc))
             return
         await self._endings.delivered(job, len(images))
+        self._capacity.succeeded()
 
     async def _move(self, job: Job, state: JobState, **fields: object) -> Job:
         """Write a transition before acting on it."""

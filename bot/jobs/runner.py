@@ -20,17 +20,21 @@ from bot.errors import PromptBlockedError, ServiceUnavailableError
 from bot.jobs.admission import admit
 from bot.jobs.endings import Endings
 from bot.jobs.lifecycle import Lifecycle
+from bot.jobs.planner import QueueModel
 from bot.jobs.scheduler import Scheduler
 from bot.jobs.settings import RunnerSettings
 from bot.jobs.sink import DeliveryError, JobSink
+from bot.jobs.wakes import Wakes
 from bot.ledger import Ledger
 from bot.metrics import Metrics
 from bot.models import Delivery, FailureKind, Job, JobOrigin, JobRequest, JobState, PendingInteraction
 from bot.moderation import Failure, Moderation
 from bot.pixazo import PixazoClient
+from bot.pixazo.capacity import Capacity
 from bot.progress import Progress, Stage
 from bot.servers import Servers
 from bot.storage import Storage
+from bot.webhooks import WebhookUrls
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +53,7 @@ class JobRunner:
         clock: Clock,
         metrics: Metrics,
         origin: JobOrigin,
+        webhooks: WebhookUrls | None,
     ) -> None:
         self._storage = storage
         self._ledger = ledger
@@ -59,10 +64,26 @@ class JobRunner:
         self._clock = clock
         self._origin = origin
         self._endings = Endings(storage, ledger, moderation, sink, clock=clock, metrics=metrics, on_end=self._ended)
-        self._lifecycle = Lifecycle(storage, ledger, servers, pixazo, sink, self._endings, settings, clock=clock)
+        self._wakes = Wakes()
+        self.capacity = Capacity(settings.max_active_jobs, on_change=lambda: self._scheduler.pump())
+        self._lifecycle = Lifecycle(
+            storage,
+            ledger,
+            servers,
+            pixazo,
+            sink,
+            self._endings,
+            settings,
+            clock=clock,
+            model=QueueModel(settings.poll_min_seconds, settings.poll_max_seconds),
+            wakes=self._wakes,
+            capacity=self.capacity,
+            requeue=lambda job: self._scheduler.queue(job),
+            webhooks=webhooks,
+        )
         self._scheduler = Scheduler(
             member_max=settings.member_max_jobs,
-            global_max=settings.max_active_jobs,
+            capacity=self.capacity,
             run=self._lifecycle.run,
             waiting_moved=lambda job, place: self._chore(
                 self._lifecycle.show(job, Progress(Stage.WAITING, position=place))
@@ -177,6 +198,10 @@ class JobRunner:
         for task in chores:
             task.cancel()
         await asyncio.gather(*chores, return_exceptions=True)
+
+    def wake(self, job_id: int) -> bool:
+        """Pixazo called back for this job: ask it for the result at once (at most once a second a job)."""
+        return self._wakes.wake(job_id)
 
     def local_position(self, job_id: int) -> int | None:
         """1 for the next job to leave the bot's own queue; None when the job is not waiting."""

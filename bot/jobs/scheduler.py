@@ -1,7 +1,10 @@
 """Which jobs run now: a few per member, a global limit, and the bot's own queue behind them, oldest first.
 
-A job waits at most `wait_limit` seconds from when it was admitted; then it is taken out of the queue and
-handed to `expired` instead of being run.
+How many run at once across members is the `Capacity` Pixazo's answers allow, up to the operator's
+ceiling: a prompt that passed admission runs at once unless its member is at their cap or Pixazo pushed
+back. A job waits at most `wait_limit` seconds from when it was admitted; then it is taken out of the queue
+and handed to `expired` instead of being run. Waiting jobs are told their place when it changed enough
+to matter (see `_worth_telling`), so the number of notices grows with the jobs, not with their square.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.models import Job
+from bot.pixazo.capacity import Capacity
 
 Work = Callable[[Job], Coroutine[Any, Any, None]]
 
@@ -22,7 +26,7 @@ class Scheduler:
         self,
         *,
         member_max: int,
-        global_max: int,
+        capacity: Capacity,
         run: Work,
         waiting_moved: Callable[[Job, int], None],
         counts: Callable[[int, int], None],
@@ -31,7 +35,7 @@ class Scheduler:
         clock: Callable[[], datetime],
     ) -> None:
         self._member_max = member_max
-        self._global_max = global_max
+        self._capacity = capacity
         self._run = run
         self._waiting_moved = waiting_moved  # told each waiting job's new place in the queue
         self._counts = counts  # told how many run and wait, after every change
@@ -48,6 +52,10 @@ class Scheduler:
     @property
     def running(self) -> int:
         return len(self._running)
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
 
     def queue(self, job: Job) -> None:
         """Wait for a free slot, then run."""
@@ -83,14 +91,14 @@ class Scheduler:
         if self._closed:
             return
         for job_id, job in list(self._waiting.items()):
-            if len(self._running) >= self._global_max:
+            if len(self._running) >= self._capacity.limit:
                 break
             if self._by_member[(job.guild_id, job.member_id)] < self._member_max:
                 self._leave_queue(job_id)
                 self.run_now(job)
         self._counts(len(self._running), len(self._waiting))
         for place, job in enumerate(self._waiting.values(), start=1):
-            if self._shown.get(job.id) != place:
+            if _worth_telling(self._shown.get(job.id), place):
                 self._shown[job.id] = place
                 self._waiting_moved(job, place)
 
@@ -118,3 +126,10 @@ class Scheduler:
         if timer is not None:
             timer.cancel()
         return self._waiting.pop(job_id)
+
+
+def _worth_telling(told: int | None, place: int) -> bool:
+    """A waiting job hears its place first, then whenever it gained a quarter of it, and in the last three."""
+    if told is None:
+        return True
+    return place < told and (place <= 3 or place <= told * 0.75)

@@ -11,11 +11,11 @@ from bot.config import Config
 class RunnerSettings:
     member_max_jobs: int = 2
     member_queue_size: int = 3
-    max_active_jobs: int = 20
+    max_active_jobs: int = 500  # the ceiling: below it, the capacity Pixazo's answers allow
     job_timeout_seconds: float = 30 * 60  # from the submit on: Pixazo's queue and rendering
     queue_timeout_seconds: float = 30 * 60  # in the bot's own queue, before anything is sent
-    poll_min_seconds: float = 1.0
-    poll_max_seconds: float = 10.0
+    poll_min_seconds: float = 0.5
+    poll_max_seconds: float = 30.0
     max_image_bytes: int = 25 * 1024 * 1024
     hand_off_margin_seconds: float = 60.0
     inference_steps: int = 8

@@ -30,6 +30,7 @@ from bot.errors import (
     PixazoTransientError,
 )
 from bot.metrics import NO_METRICS, Metrics
+from bot.pixazo.capacity import Throttle
 from bot.pixazo.failures import always_retryable, http_error, submit_retryable, transport_error
 from bot.pixazo.parsing import excerpt, parse_status, parse_submit
 from bot.pixazo.wire import DownloadedImage, GenerationRequest, SubmitResult, UpstreamStatus
@@ -77,6 +78,7 @@ class PixazoClient:
         retry: RetryPolicy = DEFAULT_RETRY,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         metrics: Metrics = NO_METRICS,
+        requests_per_second: float = 200.0,
     ) -> None:
         self._session = session
         self._key = api_key
@@ -85,6 +87,7 @@ class PixazoClient:
         self._retry = retry
         self._sleep = sleep
         self.breaker = CircuitBreaker()
+        self.throttle = Throttle(requests_per_second)
         self._metrics = metrics
 
     def __repr__(self) -> str:
@@ -92,14 +95,16 @@ class PixazoClient:
 
     # --- the three calls ------------------------------------------------------------------------
 
-    async def submit(self, request: GenerationRequest) -> SubmitResult:
+    async def submit(self, request: GenerationRequest, *, webhook_url: str | None = None) -> SubmitResult:
         """Start a job. Retried only when the failure proves no job was created.
 
-        A `PixazoTransientError` with `request_may_have_arrived` means the job may exist.
+        A `PixazoTransientError` with `request_may_have_arrived` means the job may exist. With `webhook_url`,
+        Pixazo is asked to call it when the job ends (``X-Webhook-URL``).
         """
+        extra = {"X-Webhook-URL": webhook_url} if webhook_url else None
         body = await self._with_retries(
             "submit",
-            lambda: self._call("POST", f"{self._base}/z-image-turbo-request", request.to_json()),
+            lambda: self._call("POST", f"{self._base}/z-image-turbo-request", request.to_json(), extra),
             retryable=submit_retryable,
         )
         return parse_submit(body)
@@ -179,15 +184,24 @@ class PixazoClient:
             "Ocp-Apim-Subscription-Key": self._key.reveal(),
         }
 
-    async def _call(self, method: str, url: str, body: Mapping[str, object] | None) -> object:
+    async def _call(
+        self, method: str, url: str, body: Mapping[str, object] | None, extra: Mapping[str, str] | None = None
+    ) -> object:
         log.debug("Pixazo %s %s", method, url)
+        await self.throttle.wait()
         try:
             async with self._session.request(
-                method, url, json=body, headers=self._headers(), timeout=self._timeout
+                method, url, json=body, headers=self._headers() | dict(extra or {}), timeout=self._timeout
             ) as resp:
                 raw = await _read_capped(resp, _MAX_JSON_BYTES)
                 if resp.status >= 400:
-                    raise http_error(resp.status, self._clean(raw), resp.headers.get("Retry-After"))
+                    error = http_error(resp.status, self._clean(raw), resp.headers.get("Retry-After"))
+                    if isinstance(error, PixazoRateLimitedError):
+                        self.throttle.pushed_back(error.retry_after)
+                    elif isinstance(error, PixazoTransientError):
+                        self.throttle.pushed_back(None)
+                    raise error
+                self.throttle.succeeded()
         except PixazoError:
             raise
         except (aiohttp.ClientError, TimeoutError) as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 import discord
 
@@ -31,9 +32,11 @@ def shown_prompt(prompt: str, limit: int = PROMPT_SHOWN) -> str:
 
 
 def progress_embed(job: Job, progress: Progress) -> discord.Embed:
-    embed = discord.Embed(
-        title=_fit(describe(progress), TITLE_LIMIT), description=shown_prompt(job.request.prompt), colour=COLOUR
-    )
+    title = describe(progress, with_eta=False)  # the estimate is a timestamp that counts down by itself
+    embed = discord.Embed(title=_fit(title, TITLE_LIMIT), description=shown_prompt(job.request.prompt), colour=COLOUR)
+    if progress.starts_in is not None:
+        starts = datetime.now(UTC) + timedelta(seconds=progress.starts_in)
+        embed.add_field(name="Expected to start", value=discord_time(starts))
     embed.set_footer(text=_summary(job))
     return embed
 

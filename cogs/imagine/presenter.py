@@ -1,8 +1,9 @@
 """The Discord side of a job: its reply edited as it moves, then the result or the reason it failed.
 
 `DiscordPresenter` is the `JobSink` the runner reports to. It edits the interaction's reply while
-the token lives and a message of the bot's own in the channel after that; it edits only on change
-and at most once a second per job, and it never lets an older stage overwrite a newer one.
+the token lives and a message of the bot's own in the channel after that, at the pace `bot.pacing` sets
+(at most once a second, the result included, and only when the member learns something); a newer state
+replaces one waiting to be shown, and an older stage never overwrites a newer one.
 
 Every message it posts for a job is recorded on the job's row the moment Discord returns it, and a
 result never arrives as a new message: a placeholder is posted (and recorded) first, then edited into
@@ -23,8 +24,9 @@ import discord
 from bot.jobs import DeliveryError, JobMessages
 from bot.models import FailureKind, Job, PendingInteraction, Usage
 from bot.moderation import Failure
+from bot.pacing import MIN_EDIT_GAP, when_to_show
 from bot.pixazo import DownloadedImage
-from bot.progress import Progress, Stage, describe, failure_sentence
+from bot.progress import Progress, Stage, failure_sentence
 from cogs.imagine.embeds import failure_embed, file_name, progress_embed, result_embed
 from cogs.imagine.render import Render, Screen, images_shown
 
@@ -50,12 +52,10 @@ class DiscordPresenter:
         messages: JobMessages,
         *,
         result_view: Callable[..., discord.ui.View],
-        min_interval: float = 1.0,
     ) -> None:
         self._bot = bot
         self._messages = messages
         self._result_view = result_view
-        self._min_interval = min_interval
         self._screens: dict[int, Screen] = {}
         self._moved: dict[int, int] = {}  # job id → its channel message, once recorded on the job's row
 
@@ -73,13 +73,18 @@ class DiscordPresenter:
         if rank < screen.rank:
             return  # an older stage arriving late
         screen.rank = rank
-        screen.pending = (job, progress)
-        wait = screen.sent_at + self._min_interval - asyncio.get_running_loop().time()
-        if wait > 0:
-            if screen.timer is None:
-                screen.timer = asyncio.create_task(self._flush_later(job.id, wait))
+        now = asyncio.get_running_loop().time()
+        due = when_to_show(screen.shown, screen.edited_at, progress, now)
+        if screen.timer is not None:
+            screen.timer.cancel()  # the newer state replaces whatever was waiting to be shown
+            screen.timer = None
+        screen.pending = (job, progress) if due is not None else None
+        if due is None:
             return
-        await self._flush(job.id)
+        if due <= now:
+            await self._flush(job.id)
+        else:
+            screen.timer = asyncio.create_task(self._flush_later(job.id, due - now))
 
     async def hand_off(self, job: Job) -> int | None:
         screen = self._screens.setdefault(job.id, Screen())
@@ -98,7 +103,8 @@ class DiscordPresenter:
                     )
                 except discord.HTTPException as exc:
                     log.info("job %s: the old reply could not point to the new message: %s", job.id, exc)
-            screen.shown = describe(progress)
+            screen.shown = progress
+            screen.edited_at = asyncio.get_running_loop().time()
             return message.id
 
     async def deliver(self, job: Job, images: Sequence[DownloadedImage], usage: Usage) -> None:
@@ -121,6 +127,7 @@ class DiscordPresenter:
                 view=self._result_view(job.id, smaller=bool(linked)),
                 mentions=discord.AllowedMentions(everyone=False, roles=False, users=[discord.Object(job.member_id)]),
             )
+            await self._wait_turn(screen)
             await self._show(job, render)
 
     async def delivered_images(self, job: Job) -> int | None:
@@ -149,6 +156,7 @@ class DiscordPresenter:
         async with screen.lock:
             sentence = failure_sentence(job.failure_kind, job.failure_reason, charged=charged)
             safety = job.failure_kind is FailureKind.SAFETY
+            await self._wait_turn(screen)
             if self._token_usable(job):
                 if safety:
                     await self._show(job, Render(embeds=[failure_embed(job, safety=True)]))
@@ -196,15 +204,28 @@ class DiscordPresenter:
             if screen.pending is None or self._screens.get(job_id) is not screen:
                 return
             job, progress = screen.pending
-            text = describe(progress)
-            if text == screen.shown:
+            now = asyncio.get_running_loop().time()
+            due = when_to_show(screen.shown, screen.edited_at, progress, now)  # again: an edit may have gone since
+            if due is None:
+                screen.pending = None
                 return
+            if due > now:
+                screen.timer = asyncio.create_task(self._flush_later(job_id, due - now))
+                return
+            screen.pending = None
+            screen.edited_at = now  # taken before the edit, so no other edit can start within the gap
             try:
                 await self._show(job, Render(embeds=[progress_embed(job, progress)]))
             except DeliveryError as exc:
                 log.info("job %s: progress not shown: %s", job.id, exc)
-            screen.shown = text
-            screen.sent_at = asyncio.get_running_loop().time()
+            screen.shown = progress
+
+    async def _wait_turn(self, screen: Screen) -> None:
+        """Hold the final edit until a second after the last one: the result keeps the pace too."""
+        wait = screen.edited_at + MIN_EDIT_GAP - asyncio.get_running_loop().time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        screen.edited_at = asyncio.get_running_loop().time()
 
     def _take_screen(self, job_id: int) -> Screen:
         """The job's screen, detached: nothing queued for it will be shown any more."""

@@ -24,9 +24,10 @@ class Screen:
 
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     rank: int = -1
-    shown: str | None = None
-    pending: tuple[Job, Progress] | None = None
-    sent_at: float = -math.inf
+    shown: Progress | None = None  # what the message shows (None: the placeholder)
+    edited_at: float = -math.inf  # when the last edit of it started
+    pending: tuple[Job, Progress] | None = None  # the newest state not shown yet
+    due: float = math.inf  # when `pending` is to be shown
     timer: asyncio.Task[None] | None = None
 
 

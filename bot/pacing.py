@@ -1,0 +1,42 @@
+"""How often a job's message is edited: at most once a second, and only when the member learns something.
+
+Discord answers an edit storm with 429s; a member reading "position 48 … 47 … 46" learns nothing from most
+of them. So a change of stage is shown at once, except the brief ones (sending, rendering, fetching), which
+are shown only if they last; the first place a job is known at, at once; a new place in the same stage only
+when it moved by a quarter, or into the last three, and not sooner than five seconds after the last edit. The estimate of when a job starts is
+shown as a Discord timestamp that counts down by itself, so it needs no edits of its own.
+"""
+
+from __future__ import annotations
+
+from bot.progress import Progress, Stage
+
+MIN_EDIT_GAP = 1.0  # seconds between two edits of one message, the final result included
+SAME_STAGE_GAP = 5.0  # seconds between two edits that only move a place in the same stage
+BRIEF_HOLD = 1.0  # a brief stage is shown only if it is still the newest after this long
+BRIEF = frozenset({Stage.SUBMITTING, Stage.RENDERING, Stage.DELIVERING})
+
+
+def when_to_show(shown: Progress | None, edited_at: float, new: Progress, now: float) -> float | None:
+    """When `new` may go on the message (same clock as `now`), or None if it is not worth an edit.
+
+    `shown` is what the message shows (None: only the placeholder), `edited_at` when it was last edited.
+    """
+    if shown is None or new.stage is not shown.stage:
+        at = now + (BRIEF_HOLD if new.stage in BRIEF else 0.0)
+    elif shown.position is None and new.position is not None:
+        at = now  # the first place it is known at
+    elif worth_an_edit(shown, new):
+        at = edited_at + SAME_STAGE_GAP
+    else:
+        return None
+    return max(at, edited_at + MIN_EDIT_GAP)
+
+
+def worth_an_edit(shown: Progress, new: Progress) -> bool:
+    """Whether a new place (or a first estimate) in the same stage tells the member something."""
+    if new.position is None:
+        return shown.starts_in is None and new.starts_in is not None
+    if shown.position is None:
+        return True
+    return new.position < shown.position and (new.position <= 3 or new.position <= shown.position * 0.75)
