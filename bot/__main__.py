@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import os
@@ -25,6 +26,7 @@ from bot.errors import BotError, ConfigError
 from bot.logs import JsonFormatter, RedactSecrets
 from bot.pixazo.wire import MAX_IMAGES
 from bot.services import open_services
+from bot.webhooks import serve_webhooks, webhook_app
 
 log = logging.getLogger("bot")
 
@@ -64,7 +66,10 @@ def setup_logging(config: Config) -> None:
         logging.basicConfig(level=config.log_level, handlers=[stream], force=True)
     else:
         discord.utils.setup_logging(level=logging.getLevelNamesMapping()[config.log_level], root=True)
-    secrets = RedactSecrets([config.discord_token.reveal(), config.pixazo_api_key.reveal()])
+    secrets = RedactSecrets(
+        [config.discord_token.reveal(), config.pixazo_api_key.reveal()]
+        + ([config.webhook_secret.reveal()] if config.webhook_secret else [])
+    )
     for handler in logging.getLogger().handlers:
         handler.addFilter(secrets)
 
@@ -83,7 +88,12 @@ async def _run(config: Config) -> int:
 
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop, signum.name)
-        async with bot:
+        async with contextlib.AsyncExitStack() as cleanup, bot:
+            if services.webhooks is not None and config.webhook_port is not None:
+                endpoint = await serve_webhooks(
+                    webhook_app(services.webhooks, services.wakes.wake), config.webhook_port
+                )
+                cleanup.push_async_callback(endpoint.cleanup)
             try:
                 await bot.start(config.discord_token.reveal())
             except discord.LoginFailure:

@@ -1,10 +1,11 @@
 """How often a job's message is edited: at most once a second, and only when the member learns something.
 
-Discord answers an edit storm with 429s; a member reading "position 48 … 47 … 46" learns nothing from most
-of them. So a change of stage is shown at once, except the brief ones (sending, rendering, fetching), which
-are shown only if they last; the first place a job is known at, at once; a new place in the same stage only
-when it moved by a quarter, or into the last three, and not sooner than five seconds after the last edit. The estimate of when a job starts is
-shown as a Discord timestamp that counts down by itself, so it needs no edits of its own.
+Discord answers an edit storm with 429s, and a member reading "position 48 … 47 … 46" learns nothing from
+most of them. So a change of stage is shown at once, except the brief ones (sending, rendering, fetching),
+which are shown only if they last; the first place a job is known at, at once; a new place in the same
+stage only when it moved by a quarter, or into the last three, and not sooner than five seconds after the
+last edit. The estimate of when a job starts is a Discord timestamp that counts down by itself, so it needs
+no edits of its own.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ import aiohttp
 from bot.clock import Clock, utc_now
 from bot.config import Config
 from bot.jobs import JobRunner, JobSink, RunnerSettings
+from bot.jobs.wakes import Wakes
 from bot.ledger import BudgetDefaults, Ledger
 from bot.metrics import Metrics, build_metrics
 from bot.models import JobOrigin
@@ -37,6 +38,7 @@ class Services:
     metrics: Metrics
     runner_settings: RunnerSettings
     webhooks: WebhookUrls | None  # the callback URLs Pixazo is given, when completion by webhook is on
+    wakes: Wakes  # how a webhook call reaches the job it is for
 
     def runner(self, sink: JobSink, origin: JobOrigin) -> JobRunner:
         """The job engine for one sink's jobs."""
@@ -51,7 +53,8 @@ class Services:
             clock=self.clock,
             metrics=self.metrics,
             origin=origin,
-            webhooks=self.webhooks,
+            webhooks=self.webhooks if origin is JobOrigin.DISCORD else None,  # the bot's endpoint serves its own
+            wakes=self.wakes,
         )
 
 
@@ -95,6 +98,7 @@ def wire(
         metrics=metrics,
         runner_settings=RunnerSettings.from_config(config),
         webhooks=webhooks,
+        wakes=Wakes(),
     )
 
 

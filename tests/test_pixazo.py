@@ -188,11 +188,25 @@ async def test_rate_limit_then_success_waits_as_long_as_retry_after_says(
         await asyncio.sleep(seconds)
 
     client = PixazoClient(http, api_key=Secret(TEST_KEY), base_url=sim_url, retry=FAST_RETRY, sleep=sleep)
-    simulator.inject(Endpoint.SUBMIT, Fault(FaultKind.STATUS, status=429, retry_after=0.3))
     submitted = await client.submit(CAT)
-    assert submitted.request_id in simulator.jobs
+    simulator.inject(Endpoint.RESULT, Fault(FaultKind.STATUS, status=429, retry_after=0.3))
+    status = await client.status(submitted.request_id)
+    assert status.state is UpstreamState.QUEUED
     assert waits == [pytest.approx(0.3)]
-    assert simulator.count(Endpoint.SUBMIT) == 2
+    assert simulator.count(Endpoint.RESULT) == 2
+
+
+async def test_a_submit_refused_with_429_is_left_to_the_job_engine_and_holds_the_next_call(
+    http: aiohttp.ClientSession, sim_url: str, simulator: Simulator
+) -> None:
+    client = PixazoClient(http, api_key=Secret(TEST_KEY), base_url=sim_url, retry=FAST_RETRY)
+    simulator.inject(Endpoint.SUBMIT, Fault(FaultKind.STATUS, status=429, retry_after=0.3))
+    with pytest.raises(PixazoRateLimitedError):
+        await client.submit(CAT)  # not sent again here: the engine sends less at once, and this one later
+    assert simulator.count(Endpoint.SUBMIT) == 1
+    refused_at = simulator.requests[-1].at
+    await client.submit(CAT)
+    assert simulator.requests[-1].at - refused_at >= 0.3  # the next call waited as long as Pixazo asked
 
 
 async def test_rate_limit_past_the_time_budget_gives_up_with_retry_after(

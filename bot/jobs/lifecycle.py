@@ -167,7 +167,7 @@ class Lifecycle:
         finally:
             self.in_flight -= 1
         log.info("job %s: submitted as %s", job.id, submitted.request_id)
-        self._model.submitted(job.id)
+        self._model.submitted(job.id, asyncio.get_running_loop().time())
         job = await self._move(
             job, JobState.SUBMITTED, request_id=submitted.request_id, polling_url=submitted.polling_url
         )

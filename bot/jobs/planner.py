@@ -48,14 +48,16 @@ class QueueModel:
         self._next = 0
         self._own: dict[int, _Sighting] = {}  # each job's last place, as its own poll saw it
         self._anchor: _Sighting | None = None  # the latest place any job was seen at
+        self._sent: dict[int, float] = {}  # when each job reached Pixazo: it cannot have started before
         self._started: dict[int, float] = {}
         self._plans: dict[int, _Plan] = {}
 
     # --- what happened --------------------------------------------------------------------------
 
-    def submitted(self, job_id: int) -> None:
+    def submitted(self, job_id: int, now: float) -> None:
         self._sequence[job_id] = self._next
         self._next += 1
+        self._sent[job_id] = now
 
     def queued(self, job_id: int, position: int, now: float) -> None:
         last = self._own.get(job_id)
@@ -80,7 +82,7 @@ class QueueModel:
         self.forget(job_id)
 
     def forget(self, job_id: int) -> None:
-        for table in (self._sequence, self._own, self._started, self._plans):
+        for table in (self._sequence, self._sent, self._own, self._started, self._plans):
             table.pop(job_id, None)
 
     # --- what to expect -------------------------------------------------------------------------
@@ -135,14 +137,14 @@ class QueueModel:
         position = self._position(job_id, now)
         if position is None or not self.speed or position >= 0:
             return now
-        return now + position / self.speed  # it started that long ago
+        return max(self._sent.get(job_id, now), now + position / self.speed)  # it started that long ago
 
     def _judge(self, job_id: int, *, done: bool, started: bool) -> None:
         """Compare a poll planned for a job's predicted end with what it found; move the render estimate."""
         plan = self._plans.pop(job_id, None)
         if plan is None or not plan.at_prediction or self.render is None or not started:
             return  # not a test of the render time (a job still queued means the queue's speed was off)
-        step = max(0.01, self.render * 0.1)
+        step = max(0.01, self.render * 0.2)
         if done:
             self.render = max(0.05, self.render - step * (1 - _ON_TIME))
         else:

@@ -54,6 +54,7 @@ class JobRunner:
         metrics: Metrics,
         origin: JobOrigin,
         webhooks: WebhookUrls | None,
+        wakes: Wakes,
     ) -> None:
         self._storage = storage
         self._ledger = ledger
@@ -64,7 +65,7 @@ class JobRunner:
         self._clock = clock
         self._origin = origin
         self._endings = Endings(storage, ledger, moderation, sink, clock=clock, metrics=metrics, on_end=self._ended)
-        self._wakes = Wakes()
+        self._wakes = wakes
         self.capacity = Capacity(settings.max_active_jobs, on_change=lambda: self._scheduler.pump())
         self._lifecycle = Lifecycle(
             storage,

@@ -71,8 +71,8 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def submit_retryable(exc: PixazoError) -> bool:
-    if isinstance(exc, PixazoRateLimitedError):
-        return True
+    """A submit is tried again only where the answer proves no job was made. Not on 429: the job engine sends
+    less at once and sends it again when there is room (see `bot.pixazo.capacity`)."""
     if isinstance(exc, PixazoTransientError):
         return exc.status in _SUBMIT_RETRY_STATUSES or (exc.status is None and not exc.request_may_have_arrived)
     return False

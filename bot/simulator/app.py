@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from bot.imaging import gradient_png
@@ -52,7 +53,11 @@ class Simulator:
         now = clock()
         self._workers = [now] * max(1, self.settings.concurrency)
         self.add_backlog(self.settings.queue_depth)
+        self.webhook_calls: list[tuple[str, float, int]] = []  # (url, when, the answer's status)
+        self._callbacks: set[asyncio.Task[None]] = set()
+        self._http: aiohttp.ClientSession | None = None
         self.app = web.Application()
+        self.app.on_cleanup.append(self._stop_calling_back)
         self.app.add_routes(
             [
                 web.post(f"{BASE_PATH}/z-image-turbo-request", self._submit),
@@ -139,6 +144,11 @@ class Simulator:
         job.starts_at, job.finishes_at = self._schedule(job)
         self.jobs[request_id] = job
         log.info("simulator: queued %s (%d images)", request_id, job.num_images)
+        webhook = request.headers.get("X-Webhook-URL")
+        if webhook and self.settings.webhooks and not self.settings.webhook_drop:
+            task = asyncio.create_task(self._call_back(webhook, job))
+            self._callbacks.add(task)
+            task.add_done_callback(self._callbacks.discard)
         if fault is not None and fault.kind is FaultKind.DROP:
             return await drop(request)  # the job exists, the answer is lost
         if polling:
@@ -226,6 +236,28 @@ class Simulator:
             await response.write(data[: len(data) // 2])
             return await drop(request)
         return web.Response(body=data, content_type="image/png")
+
+    # --- webhooks -------------------------------------------------------------------------------
+
+    async def _call_back(self, url: str, job: SimJob) -> None:
+        """Call the submit's webhook when its job ends (after the delay, as often as the settings say)."""
+        await asyncio.sleep(max(0.0, job.finishes_at - self._clock() + self.settings.webhook_delay))
+        if self._http is None:
+            self._http = aiohttp.ClientSession()
+        status = "FAILED" if job.blocked else "COMPLETED"
+        for _ in range(self.settings.webhook_copies):
+            try:
+                async with self._http.post(url, json={"request_id": job.request_id, "status": status}) as resp:
+                    self.webhook_calls.append((url, time.monotonic(), resp.status))
+            except aiohttp.ClientError as exc:
+                log.info("simulator: the webhook %s could not be called: %s", url, exc)
+
+    async def _stop_calling_back(self, _: web.Application) -> None:
+        for task in list(self._callbacks):
+            task.cancel()
+        await asyncio.gather(*self._callbacks, return_exceptions=True)
+        if self._http is not None:
+            await self._http.close()
 
     # --- helpers --------------------------------------------------------------------------------
 

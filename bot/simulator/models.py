@@ -61,6 +61,10 @@ class SimulatorSettings:
     concurrency: int = 1
     queue_depth: int = 0  # a backlog of other customers' jobs queued at start
     blocked_words: tuple[str, ...] = ("forbidden",)
+    webhooks: bool = True  # call a submit's X-Webhook-URL when its job ends, as Pixazo's webhook form does
+    webhook_delay: float = 0.0  # seconds after the job ends
+    webhook_copies: int = 1  # how many times each call is made (2: every call duplicated)
+    webhook_drop: bool = False  # make no calls at all, as if they were lost on the way
 
 
 @dataclass(frozen=True, slots=True)
