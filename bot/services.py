@@ -111,5 +111,7 @@ async def open_services(
     Metrics are served only where asked (`run`), so `check`, `sync` and `imagine` never take the port.
     """
     metrics = build_metrics(config.metrics_port if serve_metrics else None)
-    async with aiohttp.ClientSession() as http, Storage.open(config.database_path) as storage:
+    # Every job at Pixazo may have a call in flight: keep a connection for each, not the default hundred.
+    connector = aiohttp.TCPConnector(limit=config.max_active_jobs + 50, keepalive_timeout=60)
+    async with aiohttp.ClientSession(connector=connector) as http, Storage.open(config.database_path) as storage:
         yield wire(config, http=http, storage=storage, clock=clock, metrics=metrics, retry=retry)

@@ -327,8 +327,14 @@ async def test_the_member_cap_and_local_queue_hold_the_rest_and_refuse_beyond(
         await world.submit("one too many")
     assert world.runner.active_count == 2
     assert [world.runner.local_position(job.id) for job in jobs] == [None, None, 1, 2, 3]
-    waiting = [p.position for i, p in world.sink.progress_seen if i == jobs[4].id and p.stage is Stage.WAITING]
-    assert waiting[0] == 3
+
+    def waiting() -> list[int | None]:
+        return [p.position for i, p in world.sink.progress_seen if i == jobs[4].id and p.stage is Stage.WAITING]
+
+    async with asyncio.timeout(5):
+        while not waiting():  # told by a chore of the runner's
+            await asyncio.sleep(0.01)
+    assert waiting()[0] == 3
     bob = await world.submit("bob's fox", member=BOB)  # another member is not held up by Alice's queue
     assert world.runner.local_position(bob.id) is None
     for job in [*jobs, bob]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -107,7 +106,7 @@ async def test_a_transaction_waits_while_another_process_holds_the_write_lock(tm
         if sql == "BEGIN IMMEDIATE":
             loop.call_soon_threadsafe(began.set)
 
-    await storage._conn.set_trace_callback(trace)
+    storage.raw.set_trace_callback(trace)  # BEGIN runs in a worker thread: the callback runs there
     other = sqlite3.connect(path, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # another process is writing
 
@@ -158,83 +157,104 @@ async def test_interaction_tokens_are_kept_out_of_reprs(tmp_path: Path) -> None:
 # --- cancellation ---------------------------------------------------------------------------------
 
 
-async def reservation_statements(path: Path) -> list[str]:
-    """The statements one reservation runs, in order (triggers left out)."""
+async def test_a_reservation_waits_only_for_the_write_lock_so_a_cancellation_can_land_nowhere_else(
+    tmp_path: Path,
+) -> None:
+    """Its statements run on the event loop without suspending: the only await a cancellation can reach is
+    the wait for SQLite's write lock while another process holds it (tested below). Stepped by hand, an
+    uncontended reservation never suspends at all, and a contended one only once."""
+    path = tmp_path / "steps.db"
     storage = await Storage.open(path)
-    seen: list[str] = []
-
-    def trace(sql: str) -> None:
-        if not sql.startswith("--") and (not seen or seen[-1] != sql):  # a trigger's steps repeat their statement
-            seen.append(sql)
-
-    await storage._conn.set_trace_callback(trace)
     ledger = Ledger(storage, BudgetDefaults(Money(8_000), Money(80_000)), lambda: NOW)
-    await ledger.reserve(guild_id=7, member_id=1, role_ids=[], images=1)
-    await storage._conn.set_trace_callback(lambda _sql: None)
+
+    async def suspensions(member: int) -> int:
+        coroutine = ledger.reserve(guild_id=7, member_id=member, role_ids=[], images=1)
+        count = 0
+        try:
+            waiting_on = coroutine.send(None)
+            while True:
+                count += 1
+                await asyncio.wait([waiting_on])  # what the reservation waits on
+                waiting_on = coroutine.send(None)
+        except StopIteration:
+            return count
+
+    assert await suspensions(1) == 0
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    asyncio.get_running_loop().call_later(0.2, other.execute, "ROLLBACK")
+    assert await suspensions(2) == 1  # the wait for the lock, in a thread
+    other.close()
+    assert (await ledger.usage(7, 2)).reserved == Money(8_000)
     await storage.close()
-    return seen
 
 
-RESERVATION_STEPS = 5  # BEGIN, the budget context, the day's totals, the insert, COMMIT
-
-
-async def test_a_reservation_runs_the_statements_the_cancellation_test_steps_through(tmp_path: Path) -> None:
-    statements = await reservation_statements(tmp_path / "count.db")
-    assert len(statements) == RESERVATION_STEPS
-    assert statements[0] == "BEGIN IMMEDIATE" and statements[-1] == "COMMIT"
-
-
-@pytest.mark.parametrize("step", range(RESERVATION_STEPS))
-async def test_a_reservation_cancelled_at_any_await_rolls_back_and_leaves_the_connection_usable(
-    tmp_path: Path, step: int
+async def test_a_reservation_cancelled_while_waiting_for_the_write_lock_leaves_the_connection_usable(
+    tmp_path: Path,
 ) -> None:
     path = tmp_path / "cancel.db"
     storage = await Storage.open(path)
     ledger = Ledger(storage, BudgetDefaults(Money(8_000), Money(80_000)), lambda: NOW)
     loop = asyncio.get_running_loop()
-    reached, release = asyncio.Event(), threading.Event()
+    reached = asyncio.Event()
+
+    def trace(sql: str) -> None:  # runs in the worker thread that takes the lock
+        if sql == "BEGIN IMMEDIATE":
+            loop.call_soon_threadsafe(reached.set)
+
     other = sqlite3.connect(path, isolation_level=None, timeout=10, check_same_thread=False)
-    seen: list[str] = []
-
-    def trace(sql: str) -> None:  # runs in aiosqlite's thread, as each statement starts
-        if sql.startswith("--") or (seen and seen[-1] == sql):
-            return
-        seen.append(sql)
-        if len(seen) - 1 != step:
-            return
-        loop.call_soon_threadsafe(reached.set)
-        if step > 0:
-            release.wait(10)  # hold the statement in flight while the test cancels
-
-    if step == 0:
-        other.execute("BEGIN IMMEDIATE")  # another connection holds the write lock: BEGIN waits for it
-    await storage._conn.set_trace_callback(trace)
+    other.execute("BEGIN IMMEDIATE")  # another connection holds the write lock: BEGIN waits for it
+    storage.raw.set_trace_callback(trace)
     task = asyncio.create_task(ledger.reserve(guild_id=7, member_id=1, role_ids=[], images=1))
     await asyncio.wait_for(reached.wait(), 10)
     task.cancel()
-    await asyncio.sleep(0.05)  # the cancellation reaches the task while the statement is still in flight
-    if step == 0:
-        other.execute("ROLLBACK")  # the blocked BEGIN now succeeds, after its caller has given up
-        writer = None
-    else:
-        # we hold the write lock: another connection's write waits until the cancelled work lets go
-        writer = asyncio.create_task(
-            asyncio.to_thread(other.execute, "INSERT INTO app_state (key, value) VALUES ('other', 'x')")
-        )
-        await asyncio.sleep(0.05)
-        release.set()
+    await asyncio.sleep(0.05)  # the cancellation reaches the task while its BEGIN still waits
+    assert not task.done()  # it waits for its BEGIN to end, whatever happens
+    other.execute("ROLLBACK")  # the blocked BEGIN now succeeds, after its caller has given up
     with pytest.raises(asyncio.CancelledError):
         await task
-    await storage._conn.set_trace_callback(lambda _sql: None)
-    if writer is not None:
-        await asyncio.wait_for(writer, 10)
-    assert not storage._conn.in_transaction
-
-    # the next request and a commit both work on the same connection; the cancelled one left nothing,
-    # unless the cancellation came while its COMMIT ran, which cannot be undone
-    reservation = await ledger.reserve(guild_id=7, member_id=2, role_ids=[], images=1)
-    assert await ledger.commit(reservation.id)
-    assert (await ledger.usage(7, 1)).reserved == (Money(8_000 if step == RESERVATION_STEPS - 1 else 0))
-    assert (await ledger.usage(7, 2)).spent == Money(8_000)
+    storage.raw.set_trace_callback(None)
+    assert not storage.raw.in_transaction
+    await next_request_and_a_commit_work(ledger, cancelled_member=1)
     other.close()
     await storage.close()
+
+
+async def test_a_transaction_cancelled_at_an_await_in_its_body_rolls_back_and_lets_others_write(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "body.db"
+    storage = await Storage.open(path)
+    ledger = Ledger(storage, BudgetDefaults(Money(8_000), Money(80_000)), lambda: NOW)
+    inside = asyncio.Event()
+
+    async def reserve_then_wait() -> None:
+        async with storage.transaction() as tx:
+            await ledger.reserve(guild_id=7, member_id=1, role_ids=[], images=1, tx=tx)
+            inside.set()
+            await asyncio.sleep(30)  # an await of the caller's own, inside the transaction
+
+    task = asyncio.create_task(reserve_then_wait())
+    await asyncio.wait_for(inside.wait(), 10)
+    other = sqlite3.connect(path, isolation_level=None, timeout=10, check_same_thread=False)
+    writer = asyncio.create_task(
+        asyncio.to_thread(other.execute, "INSERT INTO app_state (key, value) VALUES ('other', 'x')")
+    )
+    await asyncio.sleep(0.05)
+    assert not writer.done()  # we hold the write lock: the other connection waits
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.wait_for(writer, 10)  # the cancelled work let go of the lock
+    assert not storage.raw.in_transaction
+    await next_request_and_a_commit_work(ledger, cancelled_member=1)
+    other.close()
+    await storage.close()
+
+
+async def next_request_and_a_commit_work(ledger: Ledger, *, cancelled_member: int) -> None:
+    """The next request and a commit both work on the same connection; the cancelled one left nothing."""
+    reservation = await ledger.reserve(guild_id=7, member_id=2, role_ids=[], images=1)
+    assert await ledger.commit(reservation.id)
+    assert (await ledger.usage(7, cancelled_member)).reserved == Money(0)
+    assert (await ledger.usage(7, 2)).spent == Money(8_000)

@@ -183,7 +183,12 @@ class Lifecycle:
         try:
             wait = self._plan(job, loop.time(), rendering=job.state is JobState.RUNNING)
             while True:
-                await self._wakes.sleep(job.id, wait)
+                woken = await self._wakes.sleep(job.id, wait)
+                rendering = job.state is JobState.RUNNING
+                if not woken and not self._model.worth_asking(job.id, loop.time(), rendering=rendering):
+                    wait = self._plan(job, loop.time(), rendering=rendering)  # learnt since: not done yet
+                    continue
+                self._model.asked(job.id, loop.time())
                 try:
                     status = await self._pixazo.status(job.request_id, job.polling_url)
                 except (PixazoNotFoundError, PixazoAuthError, PixazoBalanceError) as exc:

@@ -1,22 +1,21 @@
-"""SQLite storage: one long-lived aiosqlite connection, migrations, and every SQL statement.
+"""SQLite storage: one long-lived connection, migrations, and every SQL statement.
 
-`Storage.transaction()` is the only way in. It serialises this process's work on the connection
-with a lock (aiosqlite shares one connection between coroutines, so a transaction spanning awaits
-must not interleave with another) and starts with ``BEGIN IMMEDIATE``, which takes SQLite's write
-lock at once: other processes sharing the file wait (up to the busy timeout) instead of racing.
-Rows become models (`bot.models`) before they leave the package.
+`Storage.transaction()` is the only way in. It serialises this process's work on the connection with a
+lock and starts with ``BEGIN IMMEDIATE``, which takes SQLite's write lock at once: other processes
+sharing the file wait (up to the busy timeout) instead of racing. That wait happens in a worker thread;
+the statements after it run on the event loop, where they take microseconds and can wait for nothing
+(`bot.storage.sqlite`). Rows become models (`bot.models`) before they leave the package.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Coroutine, Generator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
-
-import aiosqlite
 
 from bot.aio import to_the_end
 from bot.storage.convert import fetch_one
@@ -25,6 +24,7 @@ from bot.storage.jobs import JobsTable
 from bot.storage.migrations import MIGRATIONS
 from bot.storage.moderation import ModerationTable
 from bot.storage.spend import SpendTable
+from bot.storage.sqlite import Connection
 
 __all__ = ["Opening", "Storage", "Tx"]
 
@@ -35,7 +35,7 @@ BUSY_TIMEOUT_MS = 10_000
 class Tx:
     """One transaction's view of the tables."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.spend = SpendTable(conn)
         self.guilds = GuildsTable(conn)
         self.jobs = JobsTable(conn)
@@ -73,8 +73,9 @@ class Opening:
 
 
 class Storage:
-    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
-        self._conn = conn
+    def __init__(self, raw: sqlite3.Connection, path: Path) -> None:
+        self._raw = raw
+        self._conn = Connection(raw)
         self._lock = asyncio.Lock()
         self.path = path
 
@@ -92,50 +93,61 @@ class Storage:
     @classmethod
     async def _connect(cls, path: Path, migrations: Sequence[Sequence[str]]) -> Storage:
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(path, isolation_level=None)
-        conn.row_factory = aiosqlite.Row  # columns by name
+        raw = await asyncio.to_thread(_connect, path)
         try:
-            await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            await conn.execute("PRAGMA journal_mode = WAL")
-            await conn.execute("PRAGMA foreign_keys = ON")
-            await conn.execute("PRAGMA synchronous = NORMAL")
-            storage = cls(conn, path)
+            storage = cls(raw, path)
             await storage._migrate(migrations)
         except BaseException:
-            await conn.close()
+            raw.close()
             raise
         return storage
 
+    @property
+    def raw(self) -> sqlite3.Connection:
+        """The sqlite3 connection itself, for tests that watch its statements (never use it to write)."""
+        return self._raw
+
     async def close(self) -> None:
         async with self._lock:
-            await self._conn.close()
+            self._raw.close()
 
     async def schema_version(self) -> int:
         async with self._lock:
-            row = await fetch_one(self._conn, "PRAGMA user_version")
+            row = self._raw.execute("PRAGMA user_version").fetchone()
         return int(row["user_version"]) if row else 0
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
         """A write transaction: committed when the block ends, rolled back if it raises.
 
-        Cancellation is safe at every await: aiosqlite runs each statement in its own thread, where a
-        cancelled caller cannot stop it, so the rollback is queued behind whatever is still in flight and
-        awaited to its end before the lock is released. A cancellation that arrives while COMMIT runs
-        cannot undo it: the work is kept, and the cancellation propagates once the commit is done.
+        Cancellation is safe at every await. The write lock is taken at once when it is free; when another
+        process holds it, the wait for it happens in a worker thread, which a cancelled caller cannot stop:
+        its end is awaited, whatever happens, before the rollback and before the lock is released. The
+        statements themselves run on the event loop and cannot be cut in half.
         """
         async with self._lock:
             try:
-                await self._conn.execute("BEGIN IMMEDIATE")
+                if not self._begin_at_once():
+                    await to_the_end(asyncio.to_thread(self._raw.execute, "BEGIN IMMEDIATE"))
                 yield Tx(self._conn)
+                self._raw.execute("COMMIT")
             except BaseException:
-                await to_the_end(self._conn.rollback())
+                if self._raw.in_transaction:
+                    self._raw.execute("ROLLBACK")
                 raise
-            try:
-                await to_the_end(self._conn.commit())
-            except BaseException:
-                await to_the_end(self._conn.rollback())
+
+    def _begin_at_once(self) -> bool:
+        """Take the write lock if it is free now, without waiting; False if another connection holds it."""
+        self._raw.execute("PRAGMA busy_timeout = 0")
+        try:
+            self._raw.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
                 raise
+            return False
+        finally:
+            self._raw.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        return True
 
     async def _migrate(self, migrations: Sequence[Sequence[str]]) -> None:
         """Apply each pending migration in a transaction of its own; another process may race us."""
@@ -148,3 +160,18 @@ class Storage:
                     await self._conn.execute(statement)
                 await self._conn.execute(f"PRAGMA user_version = {number}")
             log.info("database %s: applied migration %d", self.path, number)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """Open the file with the settings every connection needs (in a thread: WAL may wait for a lock)."""
+    raw = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
+    try:
+        raw.row_factory = sqlite3.Row  # columns by name
+        raw.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        raw.execute("PRAGMA journal_mode = WAL")
+        raw.execute("PRAGMA foreign_keys = ON")
+        raw.execute("PRAGMA synchronous = NORMAL")
+    except BaseException:
+        raw.close()
+        raise
+    return raw

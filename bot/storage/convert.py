@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-import aiosqlite
+from bot.storage.sqlite import Connection
 
 
 def to_db(moment: datetime | None) -> str | None:
@@ -25,11 +25,9 @@ def from_db_required(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-async def fetch_one(conn: aiosqlite.Connection, sql: str, params: Iterable[Any] = ()) -> Any | None:
-    """One row or None, in a single trip to the database thread."""
-    rows = await conn.execute_fetchall(sql, params)
-    return next(iter(rows), None)
+async def fetch_one(conn: Connection, sql: str, params: Iterable[Any] = ()) -> Any | None:
+    return await conn.fetch_one(sql, params)
 
 
-async def fetch_all(conn: aiosqlite.Connection, sql: str, params: Iterable[Any] = ()) -> list[Any]:
-    return list(await conn.execute_fetchall(sql, params))
+async def fetch_all(conn: Connection, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+    return await conn.fetch_all(sql, params)

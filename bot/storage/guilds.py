@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from bot.models import BudgetOverride, GuildSettings, OverrideKind
 from bot.money import Money
 from bot.storage.convert import fetch_all, fetch_one, to_db
+from bot.storage.sqlite import Connection
 
 _SETTINGS_COLUMNS = (
     "member_daily_limit",
@@ -32,7 +31,7 @@ class BudgetContext:
 
 
 class GuildsTable:
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     async def settings(self, guild_id: int) -> GuildSettings:

@@ -9,11 +9,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from bot.models import Delivery, FailureKind, Job, JobOrigin, JobRequest, JobState, PendingInteraction, Reservation
 from bot.money import Money
 from bot.storage.convert import fetch_all, fetch_one, from_db, from_db_required, to_db
+from bot.storage.sqlite import Connection
 
 _JOB_COLUMNS = (
     "id",
@@ -76,7 +75,7 @@ _INTERACTION_COLUMNS = "id, application_id, token, guild_id, channel_id, member_
 
 
 class JobsTable:
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     async def insert(

@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from bot.models import Block, ReportSource, ReportState, SafetyReport
 from bot.storage.convert import fetch_all, fetch_one, from_db, from_db_required, to_db
+from bot.storage.sqlite import Connection
 
 _BLOCK_COLUMNS = "id, guild_id, member_id, until, reason, moderator_id, created_at, lifted_at, lifted_by"
 _REPORT_COLUMNS = (
@@ -18,7 +17,7 @@ _REPORT_COLUMNS = (
 
 
 class ModerationTable:
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     # --- blocks ---------------------------------------------------------------------------------

@@ -6,11 +6,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from bot.models import Reservation, ReservationState, SpendRow
 from bot.money import Money
 from bot.storage.convert import fetch_all, fetch_one, to_db
+from bot.storage.sqlite import Connection
 
 _RESERVATION_COLUMNS = "id, guild_id, member_id, day, unit_price, images, state"
 
@@ -34,7 +33,7 @@ class DayTotalsByScope:
 
 
 class SpendTable:
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     async def day_totals(self, guild_id: int, member_id: int, day: str, utc_day: str) -> DayTotalsByScope:
