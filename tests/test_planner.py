@@ -107,3 +107,25 @@ def test_a_job_the_model_never_saw_is_worth_asking_about_at_once() -> None:
     model.asked(42, now=500.0)
     assert not model.worth_asking(42, now=500.5)  # then not again until the model learns or time passes
     assert model.worth_asking(42, now=503.0)
+
+
+def test_a_probe_keeps_watching_a_long_queue_until_a_render_has_been_timed() -> None:
+    """Seen with a backlog of 160 ahead (a regression seen in the benchmark): the probes learnt a speed from
+    half a second of a queue that moves in steps, slept until that wrong start, and nobody polled for 90 s."""
+    model = QueueModel(MIN, MAX)
+    model.submitted(1, now=0.0)
+    model.queued(1, 160, now=0.5)
+    model.queued(1, 160, now=1.0)
+    model.queued(1, 152, now=1.5)  # one step of eight in a second: it looks like 8 places in 1 s of watching
+    assert model.render is None
+    assert model.next_poll(1, now=1.5) == MIN
+    assert model.worth_asking(1, now=2.0)
+
+
+def test_untaught_jobs_spread_their_calls_so_a_stepping_queue_is_sampled_at_many_moments() -> None:
+    model = QueueModel(MIN, MAX)
+    for job in range(1, 30):
+        model.submitted(job, now=0.0)  # the first eight are probes; the others wait gaps of their own
+    gaps = {round(model.next_poll(job, now=0.0), 2) for job in range(9, 30)}
+    assert len(gaps) > 10
+    assert min(gaps) >= 1.0 and max(gaps) <= 3.0

@@ -27,7 +27,8 @@ _RENDER_SAMPLES = 30  # the render estimate is the median of this many recent br
 _SLACK = 0.15  # of the render time: a planned poll waits this much past the expected end, and
 _MARGIN = 0.05  # this many seconds more: a poll a hair late beats one a hair early
 _PROBES = 8  # jobs that ask at the minimum interval while the model knows nothing, to teach it
-_UNTAUGHT_GAP = 2.0  # seconds between the calls of the other jobs meanwhile (and with no places to learn from)
+_UNTAUGHT_GAP = 2.0  # seconds, on average, between the calls of the other jobs meanwhile
+_GOLDEN = 0.6180339887  # spreads the jobs' untaught gaps evenly over 0.5..1.5 times the average
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,7 @@ class QueueModel:
         self._own: dict[int, _Sighting] = {}  # each job's last place, as its own poll saw it
         self._anchor: _Sighting | None = None  # the latest place any job was seen at
         self._started: dict[int, float] = {}  # when each job seen rendering started, as well as can be told
+        self._timed: set[int] = set()  # jobs whose start the polls bracket closely enough to time a render
         self._seen_rendering: dict[int, float] = {}  # when each job was last seen rendering
         self._moves: deque[tuple[float, int, float]] = deque()  # (when, places moved, over how long)
         self._renders: deque[float] = deque(maxlen=_RENDER_SAMPLES)
@@ -88,9 +90,20 @@ class QueueModel:
             return True
         if not rendering and (to_start := self.expected_start(job_id, now)) is not None:
             return to_start <= self.poll_min
+        return self._untaught_wait(job_id, now) <= 0.0
+
+    def _untaught_wait(self, job_id: int, now: float) -> float:
+        """Seconds until a job the model cannot place yet should be asked about (0: a resumed job, at once).
+
+        Each job waits a gap of its own, so their polls sample the queue at different moments: a queue that
+        moves in steps (every renderer finishing at once) seen by every job at the same two moments would
+        look slower or faster than it is, and every plan made from it would drift by the same error.
+        """
         last = self._asked.get(job_id)
-        gap = min(_UNTAUGHT_GAP, self.poll_max)
-        return last is None or now - last >= gap  # (a job resumed after a restart: ask at once)
+        if last is None:
+            return 0.0
+        gap = min(_UNTAUGHT_GAP, self.poll_max) * (0.5 + (job_id * _GOLDEN) % 1.0)
+        return last + gap - now
 
     def queued(self, job_id: int, position: int, now: float) -> None:
         last = self._own.get(job_id)
@@ -108,7 +121,8 @@ class QueueModel:
 
     def done(self, job_id: int, now: float) -> None:
         started, last_rendering = self._started.get(job_id), self._seen_rendering.get(job_id)
-        if started is not None and last_rendering is not None and now - last_rendering <= 2 * self.poll_min:
+        closely = job_id in self._timed and last_rendering is not None and now - last_rendering <= 2 * self.poll_min
+        if started is not None and last_rendering is not None and closely:
             self._renders.append(max(0.0, (last_rendering + now) / 2 - started))
         self.forget(job_id)
 
@@ -116,21 +130,26 @@ class QueueModel:
         for table in (self._sequence, self._sent, self._own, self._started, self._seen_rendering, self._asked):
             table.pop(job_id, None)
         self._probes.discard(job_id)
+        self._timed.discard(job_id)
 
     # --- what to expect -------------------------------------------------------------------------
 
     def next_poll(self, job_id: int, now: float, *, rendering: bool = False) -> float:
         """Seconds until the job's next result call, within the minimum and maximum intervals."""
         end = self.expected_end(job_id, now, rendering=rendering)
-        if end is not None:
+        if job_id in self._probes and self.render is None:
+            wanted = self.poll_min  # teaching: a model that has seen too little must not put every poll off
+        elif end is not None:
             render = self.render or 0.0
             wanted = end - now + _SLACK * render + _MARGIN
         elif not rendering and (to_start := self.expected_start(job_id, now)) is not None:
             wanted = to_start + _MARGIN  # no render time known yet: ask when it should start
         elif self.speed == 0 and not rendering:
             wanted = self.poll_max  # the queue stands still
-        else:
+        elif rendering or job_id in self._probes:
             wanted = self.poll_min
+        else:
+            wanted = self._untaught_wait(job_id, now)
         return min(self.poll_max, max(self.poll_min, wanted))
 
     def expected_end(self, job_id: int, now: float, *, rendering: bool = False) -> float | None:
@@ -184,6 +203,7 @@ class QueueModel:
         own = self._own.get(job_id)
         earliest = own.at if own is not None else self._sent.get(job_id, now)
         if now - earliest <= 2 * self.poll_min:
+            self._timed.add(job_id)
             return (earliest + now) / 2  # closely bracketed: the middle is the best guess
         position = self._position(job_id, now)
         if position is None or not self.speed:
