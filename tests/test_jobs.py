@@ -128,7 +128,8 @@ class World:
         services = wire(
             self.config, http=self.http, storage=self.storage, clock=utc_now, metrics=self.metrics, retry=FAST_RETRY
         )
-        services = dataclasses.replace(services, runner_settings=self.settings)
+        self.services = dataclasses.replace(services, runner_settings=self.settings)
+        services = self.services
         self.ledger = services.ledger
         self.runner = services.runner(self.sink, JobOrigin.DISCORD)
         await self.runner.start()

@@ -77,6 +77,7 @@ class Lifecycle:
 
     async def run(self, job: Job) -> None:
         """Carry a job on from its recorded state to its end."""
+        self._wakes.watch(job.id)
         try:
             if job.state is JobState.SUBMITTING:
                 # Found at start: the submit may have reached Pixazo. Never send it twice.

@@ -22,6 +22,10 @@ class Wakes:
         self._woken_at: dict[int, float] = {}
         self._last_call: float | None = None
 
+    def watch(self, job_id: int) -> None:
+        """This process now carries the job: wake-ups for it count from here until `forget`."""
+        self._events.setdefault(job_id, asyncio.Event())
+
     async def sleep(self, job_id: int, seconds: float) -> bool:
         """Sleep up to `seconds`; True if a wake-up ended it early."""
         event = self._events.setdefault(job_id, asyncio.Event())
@@ -35,13 +39,15 @@ class Wakes:
             event.clear()
 
     def wake(self, job_id: int) -> bool:
-        """Poll this job at once; False (and nothing done) if it was woken less than a second ago."""
+        """Poll this job at once; False (and nothing done) if it was woken less than a second ago or is
+        not carried here (already ended, or never ours): nothing is kept for such a call."""
         now = self._clock()
         self._last_call = now
-        if now - self._woken_at.get(job_id, -_MIN_GAP) < _MIN_GAP:
+        event = self._events.get(job_id)
+        if event is None or now - self._woken_at.get(job_id, -_MIN_GAP) < _MIN_GAP:
             return False
         self._woken_at[job_id] = now
-        self._events.setdefault(job_id, asyncio.Event()).set()
+        event.set()
         return True
 
     def forget(self, job_id: int) -> None:
