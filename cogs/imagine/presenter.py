@@ -81,6 +81,7 @@ class DiscordPresenter:
         screen.pending = (job, progress) if due is not None else None
         if due is None:
             return
+        screen.due = due
         if due <= now:
             await self._flush(job.id)
         else:
@@ -205,10 +206,12 @@ class DiscordPresenter:
                 return
             job, progress = screen.pending
             now = asyncio.get_running_loop().time()
-            due = when_to_show(screen.shown, screen.edited_at, progress, now)  # again: an edit may have gone since
-            if due is None:
-                screen.pending = None
+            if when_to_show(screen.shown, screen.edited_at, progress, now) is None:
+                screen.pending = None  # an edit since (a hand-off) already shows as much
                 return
+            # The time set when it arrived, kept: asking again would hold a brief stage by another second
+            # each time, and it would never be shown.
+            due = max(screen.due, screen.edited_at + MIN_EDIT_GAP)
             if due > now:
                 screen.timer = asyncio.create_task(self._flush_later(job_id, due - now))
                 return
