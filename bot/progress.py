@@ -26,6 +26,7 @@ class Progress:
     position: int | None = None  # in Pixazo's queue, or in the bot's own while waiting
     moved: int | None = None  # places gained since the last position (positive: moving up)
     starts_in: float | None = None  # seconds until it should start rendering, when the queue's speed is known
+    ends_in: float | None = None  # seconds until its images should exist, when the model can tell
 
 
 def describe(progress: Progress, *, with_eta: bool = True) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -116,12 +117,13 @@ class Lifecycle:
         deadline = sent_at + timedelta(seconds=self._settings.job_timeout_seconds)
         try:
             async with asyncio.timeout(max(0.0, (deadline - self._clock()).total_seconds())):
+                asked_at = -math.inf  # a resumed job is asked about at once
                 if job.state is JobState.RESERVED:
                     submitted = await self._submit(job, sent_at)
                     if submitted is None:
                         return None
-                    job = submitted
-                return await self._poll(job)
+                    job, asked_at = submitted, asyncio.get_running_loop().time()
+                return await self._poll(job, asked_at)
         except TimeoutError:
             await self._endings.fail(job.id, FailureKind.TIMEOUT, "timed out")  # a cut-off submit was settled already
             return None
@@ -176,20 +178,22 @@ class Lifecycle:
         await self.show(job, Progress(Stage.QUEUED, starts_in=self._model.expected_start(job.id, now)))
         return job
 
-    async def _poll(self, job: Job) -> tuple[Job, UpstreamStatus] | None:
+    async def _poll(self, job: Job, asked_at: float) -> tuple[Job, UpstreamStatus] | None:
+        """Ask Pixazo about the job when the plan says (or a webhook call does) until it ends."""
         assert job.request_id is not None
         loop = asyncio.get_running_loop()
         errors = 0
         self.in_flight += 1
         try:
-            wait = self._plan(job, loop.time(), rendering=job.state is JobState.RUNNING)
+            wait = self._plan(job, loop.time(), asked_at)
             while True:
                 woken = await self._wakes.sleep(job.id, wait)
-                rendering = job.state is JobState.RUNNING
-                if not woken and not self._model.worth_asking(job.id, loop.time(), rendering=rendering):
-                    wait = self._plan(job, loop.time(), rendering=rendering)  # learnt since: not done yet
+                now = loop.time()
+                if not woken and not self._worth_asking(job, now, asked_at):
+                    wait = self._plan(job, now, asked_at)  # learnt since: not yet
                     continue
-                self._model.asked(job.id, loop.time())
+                asked_at = now
+                self._model.asked(job.id, now)
                 try:
                     status = await self._pixazo.status(job.request_id, job.polling_url)
                 except (PixazoNotFoundError, PixazoAuthError, PixazoBalanceError) as exc:
@@ -209,7 +213,7 @@ class Lifecycle:
                     self._model.done(job.id, now)
                     return job, status
                 job = await self._seen(job, status, now)
-                wait = self._plan(job, now, rendering=job.state is JobState.RUNNING)
+                wait = self._plan(job, now, asked_at)
         finally:
             self.in_flight -= 1
 
@@ -225,21 +229,28 @@ class Lifecycle:
             return job
         previous = job.queue_position
         job = await self._move(job, state, queue_position=status.queue_position)
+        end = self._model.expected_end(job.id, now, rendering=rendering)
+        ends_in = None if end is None else max(0.0, end - now)
         if rendering:
-            await self.show(job, Progress(Stage.RENDERING))
+            await self.show(job, Progress(Stage.RENDERING, ends_in=ends_in))
         else:
             moved = previous - status.queue_position if previous and status.queue_position else None
             starts_in = self._model.expected_start(job.id, now)
-            await self.show(
-                job, Progress(Stage.QUEUED, position=status.queue_position, moved=moved, starts_in=starts_in)
-            )
+            where = Progress(Stage.QUEUED, status.queue_position, moved=moved, starts_in=starts_in, ends_in=ends_in)
+            await self.show(job, where)
         return job
 
-    def _plan(self, job: Job, now: float, *, rendering: bool) -> float:
-        """Seconds until the job's next result call: a slow fallback while webhooks say when jobs end."""
+    def _plan(self, job: Job, now: float, asked_at: float) -> float:
+        """Seconds until the job's plan is looked at again: a slow fallback while webhooks say when jobs end."""
         if self._wakes.webhooks_working:
-            return self._settings.poll_max_seconds
-        return self._model.next_poll(job.id, now, rendering=rendering)
+            return max(0.0, asked_at + self._settings.poll_max_seconds - now)
+        return self._model.next_look(job.id, now, rendering=job.state is JobState.RUNNING)
+
+    def _worth_asking(self, job: Job, now: float, asked_at: float) -> bool:
+        """Whether a job whose look has come is asked about now (a job woken by a webhook always is)."""
+        if self._wakes.webhooks_working:
+            return now - asked_at >= self._settings.poll_max_seconds
+        return self._model.worth_asking(job.id, now, rendering=job.state is JobState.RUNNING)
 
     async def _conclude(self, job: Job, status: UpstreamStatus) -> None:
         if status.state is UpstreamState.FAILED:

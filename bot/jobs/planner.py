@@ -10,25 +10,47 @@ seen at place 40 is about at 43, less what the queue has moved since, until its 
 minimum interval; a job that is rendering past its estimate is asked at the minimum interval; a queue seen
 standing still is asked at the maximum. Nothing assumes one place a second.
 
-A render is timed only where the polls bracket it closely: a job seen queued and then rendering, or
-rendering and then done, within a couple of minimum intervals; the middle of each bracket is the best
-guess of the moment. A job found done at a planned poll says only that it was done by then, so it is not
-a sample: averaging such times would add the bot's own lateness and make the estimate creep upwards.
+The model must keep seeing the queue to stay right, yet a job polled only when it should be done is seen
+done and teaches nothing about the queue. So every eighth job sent is a watcher: over the last stretch
+before it should start (the time the queue takes to move four places) it is asked every few places' worth
+of movement, so one watcher or another is always near the front, keeping the speed and the latest sighting
+fresh for everyone behind at the cost of two or three calls a watcher. A watcher that comes late finds the
+queue further on than thought, and the speed is corrected by it. And a plan made
+long in advance is looked at again (for free, no call) at half its wait, so a job placed by an early,
+rougher model is asked when the newer one says, not when the old one did.
+
+A render is timed only where the polls bracket it closely: a job seen queued and then rendering, and
+rendering and then done, each within a couple of minimum intervals. Each such job says the render took at
+least (last seen rendering - first seen rendering) and at most (seen done - last seen not started); the
+estimate is the least "at most" that nearly all of them agree with (the "at least" is rarely close, as a
+render is seldom seen more than once). Middles of brackets would not do: a job that started the moment it
+was sent is first seen rendering half a poll later, every such sample would be short by that much, and a
+poll planned from a short estimate finds the job still rendering and costs another call. A job found done
+at a planned poll says only that it was done by then, so it is not a sample: averaging such times would
+add the bot's own lateness and make the estimate creep upwards.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 
 _SPEED_WINDOW = 15.0  # seconds: the queue's speed is what the polls saw it move over about this long
 _SPEED_EVIDENCE = 1.0  # seconds of watching, summed over jobs, before a speed is believed
-_RENDER_SAMPLES = 30  # the render estimate is the median of this many recent brackets
-_SLACK = 0.15  # of the render time: a planned poll waits this much past the expected end, and
-_MARGIN = 0.05  # this many seconds more: a poll a hair late beats one a hair early
-_PROBES = 8  # jobs that ask at the minimum interval while the model knows nothing, to teach it
+_SPEED_EXTENT = 3.0  # seconds from the first sighting it comes from before a probe trusts the speed to wait
+_RENDER_SAMPLES = 30  # the render estimate comes from this many recent closely watched renders
+_AGREEMENT = 0.1  # the ranges of all but this share of them agree on the lower and upper bounds
+_EARLY = 0.2  # of the render time (at most half a poll): a planned poll comes this much before the expected
+# end (the estimate errs long, see `render`; a poll that finds it rendering costs a call, a late one the member's time)
+_MARGIN = 0.05  # seconds added to every planned moment: a poll a hair late beats one a hair early
+_PROBES = 16  # jobs that ask at the minimum interval while the model knows nothing: some render (teaching
+# the render time), and with as many renderers as that, the rest wait (teaching the speed)
 _UNTAUGHT_GAP = 2.0  # seconds, on average, between the calls of the other jobs meanwhile
 _GOLDEN = 0.6180339887  # spreads the jobs' untaught gaps evenly over 0.5..1.5 times the average
+_WATCH_EVERY = 8  # every this many jobs sent, one watches the front of the queue
+_WATCH_PLACES = 4.0  # a watcher watches over this many places, asked each time the queue should move them
+_LOOK_AGAIN = 1.0  # seconds: a plan longer than this is looked at again at half its wait
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,20 +71,26 @@ class QueueModel:
         self._own: dict[int, _Sighting] = {}  # each job's last place, as its own poll saw it
         self._anchor: _Sighting | None = None  # the latest place any job was seen at
         self._started: dict[int, float] = {}  # when each job seen rendering started, as well as can be told
-        self._timed: set[int] = set()  # jobs whose start the polls bracket closely enough to time a render
+        self._timed: dict[int, tuple[float, float]] = {}  # jobs whose start is closely bracketed: the bracket
         self._seen_rendering: dict[int, float] = {}  # when each job was last seen rendering
         self._moves: deque[tuple[float, int, float]] = deque()  # (when, places moved, over how long)
-        self._renders: deque[float] = deque(maxlen=_RENDER_SAMPLES)
+        self._renders: deque[tuple[float, float]] = deque(maxlen=_RENDER_SAMPLES)  # shortest, longest possible
         self._probes: set[int] = set()
         self._asked: dict[int, float] = {}  # when each job's result was last asked for
 
     @property
     def render(self) -> float | None:
-        """Seconds from a job's start to its images: the median of the recent, closely bracketed renders."""
+        """Seconds from a job's start to its images, from the recent, closely bracketed renders."""
         if not self._renders:
             return None
-        ordered = sorted(self._renders)
-        return ordered[len(ordered) // 2]
+        shortest = sorted(low for low, _ in self._renders)
+        longest = sorted(high for _, high in self._renders)
+        index = round(_AGREEMENT * (len(self._renders) - 1))
+        low, high = shortest[-1 - index], longest[index]  # at least, at most, by all but a few of them
+        if low > high:  # renders vary more than the brackets: the middle of the middles
+            middles = sorted((low + high) / 2 for low, high in self._renders)
+            return middles[len(middles) // 2]
+        return high
 
     # --- what happened --------------------------------------------------------------------------
 
@@ -83,11 +111,13 @@ class QueueModel:
         The plan may have been made when the model knew nothing: if it has learnt enough since to say the
         job is not done yet, the call would teach nothing, and the job waits for its new moment instead.
         """
+        if not rendering and self._watching(job_id, now):
+            return now - self._asked.get(job_id, -math.inf) >= self._watch_gap() - _MARGIN
         end = self.expected_end(job_id, now, rendering=rendering)
         if end is not None:
-            return end + _SLACK * (self.render or 0.0) <= now + self.poll_min
-        if job_id in self._probes:
-            return True
+            return end - self._early() <= now + self.poll_min
+        if rendering:
+            return True  # no render time known yet: the minimum interval was planned
         if not rendering and (to_start := self.expected_start(job_id, now)) is not None:
             return to_start <= self.poll_min
         return self._untaught_wait(job_id, now) <= 0.0
@@ -106,9 +136,10 @@ class QueueModel:
         return last + gap - now
 
     def queued(self, job_id: int, position: int, now: float) -> None:
-        last = self._own.get(job_id)
-        if last is not None and now > last.at and position <= last.position:
-            self._learn_speed(last.position - position, now - last.at, now)
+        if (last := self._reference(job_id)) is not None:
+            seen, place = last
+            if now > seen.at and position <= place:
+                self._learn_speed(place - position, now - seen.at, now)
         sighting = _Sighting(now, position, self._sequence.get(job_id, -1))
         self._own[job_id] = sighting
         if sighting.sequence >= 0:
@@ -120,28 +151,25 @@ class QueueModel:
         self._seen_rendering[job_id] = now
 
     def done(self, job_id: int, now: float) -> None:
-        started, last_rendering = self._started.get(job_id), self._seen_rendering.get(job_id)
-        closely = job_id in self._timed and last_rendering is not None and now - last_rendering <= 2 * self.poll_min
-        if started is not None and last_rendering is not None and closely:
-            self._renders.append(max(0.0, (last_rendering + now) / 2 - started))
+        bracket, last_rendering = self._timed.get(job_id), self._seen_rendering.get(job_id)
+        if bracket is not None and last_rendering is not None and now - last_rendering <= 2 * self.poll_min:
+            not_started, first_rendering = bracket
+            self._renders.append((last_rendering - first_rendering, now - not_started))
         self.forget(job_id)
 
     def forget(self, job_id: int) -> None:
         for table in (self._sequence, self._sent, self._own, self._started, self._seen_rendering, self._asked):
             table.pop(job_id, None)
         self._probes.discard(job_id)
-        self._timed.discard(job_id)
+        self._timed.pop(job_id, None)
 
     # --- what to expect -------------------------------------------------------------------------
 
     def next_poll(self, job_id: int, now: float, *, rendering: bool = False) -> float:
         """Seconds until the job's next result call, within the minimum and maximum intervals."""
         end = self.expected_end(job_id, now, rendering=rendering)
-        if job_id in self._probes and self.render is None:
-            wanted = self.poll_min  # teaching: a model that has seen too little must not put every poll off
-        elif end is not None:
-            render = self.render or 0.0
-            wanted = end - now + _SLACK * render + _MARGIN
+        if end is not None:
+            wanted = end - now - self._early() + _MARGIN
         elif not rendering and (to_start := self.expected_start(job_id, now)) is not None:
             wanted = to_start + _MARGIN  # no render time known yet: ask when it should start
         elif self.speed == 0 and not rendering:
@@ -150,7 +178,45 @@ class QueueModel:
             wanted = self.poll_min
         else:
             wanted = self._untaught_wait(job_id, now)
+        if not rendering and (to_watch := self._until_watching(job_id, now)) is not None:
+            wanted = min(wanted, to_watch or self._watch_gap())
         return min(self.poll_max, max(self.poll_min, wanted))
+
+    def next_look(self, job_id: int, now: float, *, rendering: bool = False) -> float:
+        """Seconds until the job's plan is looked at again: the planned call, or halfway to it if far off.
+
+        A look costs no call: `worth_asking` then says whether the moment has come by what is known by then.
+        """
+        wait = self.next_poll(job_id, now, rendering=rendering)
+        return wait if wait <= _LOOK_AGAIN else max(_LOOK_AGAIN, wait / 2)
+
+    def _until_watching(self, job_id: int, now: float) -> float | None:
+        """Seconds until a watching job's stretch begins (0: it has), or None for a job that does not watch.
+
+        Probes watch while no render has been timed, from the start if the queue's speed is not known well
+        enough to say when they reach the front; watchers once it is known at all.
+        """
+        if job_id in self._started:
+            return None
+        probe = job_id in self._probes and self.render is None
+        sequence = self._sequence.get(job_id)
+        watcher = sequence is not None and sequence % _WATCH_EVERY == 0 and bool(self.speed)
+        if not (probe or watcher):
+            return None
+        to_start = self.expected_start(job_id, now) if self._speed_trusted(now) or not probe else None
+        if to_start is None or not self.speed:
+            return 0.0 if probe else None
+        return max(0.0, to_start - _WATCH_PLACES / self.speed)
+
+    def _watching(self, job_id: int, now: float) -> bool:
+        return self._until_watching(job_id, now) == 0.0
+
+    def _early(self) -> float:
+        """How long before the expected end a planned poll comes: a share of the render, at most half a poll."""
+        return min(_EARLY * (self.render or 0.0), self.poll_min / 2)
+
+    def _watch_gap(self) -> float:
+        return self.poll_min if not self.speed else max(self.poll_min, _WATCH_PLACES / self.speed)
 
     def expected_end(self, job_id: int, now: float, *, rendering: bool = False) -> float | None:
         """When the job's images should exist, or None while the model has not seen enough to say."""
@@ -173,18 +239,28 @@ class QueueModel:
         return max(0.0, position / self.speed)
 
     def _position(self, job_id: int, now: float) -> float | None:
-        """The job's place now: from its own last sighting, else from the latest sighting of any job."""
-        own = self._own.get(job_id)
-        sequence = self._sequence.get(job_id)
-        if own is not None:
-            reference, place = own, own.position
-        elif self._anchor is not None and sequence is not None:
-            reference, place = self._anchor, self._anchor.position + (sequence - self._anchor.sequence)
-        else:
+        """The job's place now, from the latest sighting that can place it."""
+        if (last := self._reference(job_id)) is None:
             return None
-        return place - (self.speed or 0.0) * (now - reference.at)
+        seen, place = last
+        return place - (self.speed or 0.0) * (now - seen.at)
+
+    def _reference(self, job_id: int) -> tuple[_Sighting, int] | None:
+        """The latest sighting that places the job, and its place then: its own, or any job's if that is newer
+        (the queue is first in, first out, so a job seen at place 40 puts one sent three after it at 43)."""
+        own, anchor = self._own.get(job_id), self._anchor
+        sequence = self._sequence.get(job_id)
+        if anchor is not None and sequence is not None and (own is None or anchor.at > own.at):
+            return anchor, anchor.position + (sequence - anchor.sequence)
+        if own is not None:
+            return own, own.position
+        return None
 
     # --- learning -------------------------------------------------------------------------------
+
+    def _speed_trusted(self, now: float) -> bool:
+        """Whether the speed was learnt over a long enough stretch that a queue moving in steps cannot fool it."""
+        return bool(self._moves) and now - min(when - span for when, _, span in self._moves) >= _SPEED_EXTENT
 
     def _learn_speed(self, moved: int, span: float, now: float) -> None:
         """Pool what every job's polls saw over the last few seconds: places moved over time watched.
@@ -203,7 +279,7 @@ class QueueModel:
         own = self._own.get(job_id)
         earliest = own.at if own is not None else self._sent.get(job_id, now)
         if now - earliest <= 2 * self.poll_min:
-            self._timed.add(job_id)
+            self._timed[job_id] = (earliest, now)
             return (earliest + now) / 2  # closely bracketed: the middle is the best guess
         position = self._position(job_id, now)
         if position is None or not self.speed:
