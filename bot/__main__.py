@@ -22,10 +22,11 @@ import discord
 from dotenv import load_dotenv
 
 from bot.config import IMAGE_SIZE_NAMES, Config
-from bot.errors import BotError, ConfigError
+from bot.errors import BotError, ConfigError, StartupError
 from bot.logs import JsonFormatter, RedactSecrets
 from bot.pixazo.wire import MAX_IMAGES
 from bot.services import open_services
+from bot.startup import check_database_folder
 from bot.webhooks import serve_webhooks, webhook_app
 
 log = logging.getLogger("bot")
@@ -33,7 +34,14 @@ log = logging.getLogger("bot")
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    command = args.command or "run"
+    try:
+        return _command(args.command or "run", args)
+    except StartupError as exc:
+        print(f"imagine-bot: {exc}", file=sys.stderr)
+        return 1
+
+
+def _command(command: str, args: argparse.Namespace) -> int:
     if command == "simulate":
         return _simulate(args)
     load_dotenv(".env")
@@ -48,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(run_checks(config, health_only=args.health))
     if command == "imagine" and not os.environ.get("LOG_LEVEL", "").strip():
         config = dataclasses.replace(config, log_level="WARNING")  # the progress line is what matters there
+    check_database_folder(config.database_path)
     setup_logging(config)
     try:
         if command == "imagine":

@@ -17,8 +17,9 @@ from pathlib import Path
 import aiohttp
 
 from bot.config import Config, Secret
-from bot.errors import PixazoAuthError, PixazoError, PixazoTransientError
+from bot.errors import PixazoAuthError, PixazoError, PixazoTransientError, StartupError
 from bot.pixazo import PixazoClient, RetryPolicy
+from bot.startup import check_database_folder
 from bot.storage import Storage
 
 HEARTBEAT_EVERY_SECONDS = 30.0
@@ -79,10 +80,13 @@ async def run_checks(config: Config, *, health_only: bool = False) -> int:
         return 0
     rows: list[tuple[str, bool, str]] = [("settings", True, f"{len(Config.variables())} settings valid")]
     try:
+        check_database_folder(config.database_path)
         storage = await Storage.open(config.database_path)
         version = await storage.schema_version()
         await storage.close()
         rows.append(("database", True, f"{config.database_path} at schema version {version}"))
+    except StartupError as exc:
+        rows.append(("database", False, str(exc)))
     except (OSError, sqlite3.Error) as exc:
         rows.append(("database", False, f"{config.database_path}: {exc}"))
     async with aiohttp.ClientSession() as http:

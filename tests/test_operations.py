@@ -43,7 +43,7 @@ def base_env(tmp_path: Path, sim_url: str = "http://127.0.0.1:9/v1") -> dict[str
         "DISCORD_TOKEN": DISCORD_TOKEN,
         "PIXAZO_API_KEY": TEST_KEY,
         "PIXAZO_BASE_URL": sim_url,
-        "DATABASE_URL": f"sqlite:///{tmp_path}/data/imagine.db",
+        "DATABASE_URL": "sqlite:///data/imagine.db",  # the default, in the working folder the test gives
         "LOG_LEVEL": "INFO",
     }
 
