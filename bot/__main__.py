@@ -105,12 +105,14 @@ async def _run(config: Config) -> int:
                 cleanup.push_async_callback(endpoint.cleanup)
             try:
                 await bot.start(config.discord_token.reveal())
-            except discord.LoginFailure:
-                log.error("Discord refused the token: check DISCORD_TOKEN")
-                return 1
+            except StartupError:
+                if not bot.is_closed():
+                    raise
+                # A stop during the login: the login failed because the stop closed its connection.
             except discord.PrivilegedIntentsRequired:
-                log.error("Discord refused a privileged intent; imagine-bot needs none, so check the shard set-up")
-                return 1
+                raise StartupError(
+                    "Discord refused a privileged intent; imagine-bot needs none, so check the shard set-up."
+                ) from None
     log.info("stopped cleanly; unfinished jobs resume on the next start")
     return 0
 
@@ -122,7 +124,14 @@ async def _sync(config: Config, guild_id: int | None) -> int:
         bot = ImagineBot(config=config, services=services, serve=False)
         async with bot:
             await bot.login(config.discord_token.reveal())
-            count = await bot.sync_commands(guild_id)
+            try:
+                count = await bot.sync_commands(guild_id)
+            except discord.HTTPException as exc:
+                where = f"in server {guild_id}" if guild_id else "globally"
+                raise StartupError(
+                    f"Discord refused to register the commands {where} (HTTP {exc.status}: {exc.text or exc}); "
+                    "check that the bot was invited to that server with the applications.commands scope."
+                ) from None
     where = f"server {guild_id} (at once)" if guild_id else "every server (Discord may take up to an hour)"
     print(f"Registered {count} slash commands for {where}.")
     return 0

@@ -67,6 +67,7 @@ class Config:
     pixazo_base_url: str = DEFAULT_BASE_URL
     discord_api_base_url: str = "https://discord.com/api/v10"
     discord_gateway_url: str | None = None
+    discord_login_timeout_seconds: float = 30.0
     database_url: str = "sqlite:///data/imagine.db"
     price_per_image_usd: Money = Money(8_000)
     default_user_daily_limit_usd: Money = Money(80_000)
@@ -110,6 +111,7 @@ class Config:
             "pixazo_base_url": reader.get("PIXAZO_BASE_URL", _http_url),
             "discord_api_base_url": reader.get("DISCORD_API_BASE_URL", _http_url),
             "discord_gateway_url": reader.get("DISCORD_GATEWAY_URL", _ws_url),
+            "discord_login_timeout_seconds": reader.get("DISCORD_LOGIN_TIMEOUT_SECONDS", _number_between(0.1, 600)),
             "database_url": reader.get("DATABASE_URL", _database_url),
             "price_per_image_usd": reader.get("PRICE_PER_IMAGE_USD", _positive_money),
             "default_user_daily_limit_usd": reader.get("DEFAULT_USER_DAILY_LIMIT_USD", _money),

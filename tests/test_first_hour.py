@@ -7,14 +7,22 @@ the exit code, one line on stderr naming the problem, and the database file as i
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import sqlite3
 import subprocess
+import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from bot.storage import Storage
-from tests.test_operations import base_env, run_bot
+from tests.conftest import Serve
+from tests.discord_standin import DiscordStandin
+from tests.harness import DISCORD_TOKEN, GUILD
+from tests.test_operations import base_env, free_port, run_bot
 
 
 def assert_one_line(result: subprocess.CompletedProcess[str], *words: str) -> str:
@@ -99,3 +107,106 @@ def test_check_reports_an_unusable_database_in_its_table(tmp_path: Path) -> None
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert "is not an imagine-bot database" in result.stdout
     assert (tmp_path / "notes.db").read_bytes() == b"not a database"
+
+
+# --- Discord -------------------------------------------------------------------------------------
+
+
+class SilentHost:
+    """A host that accepts connections and never answers, like a stuck proxy."""
+
+    def __init__(self) -> None:
+        self.connected = asyncio.Event()
+        self._server: asyncio.Server | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> str:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}/api/v10"
+
+    async def _accept(self, _: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.append(writer)
+        self.connected.set()
+
+    async def close(self) -> None:
+        for writer in self._writers:
+            writer.close()
+        assert self._server is not None
+        self._server.close()
+
+
+@pytest.fixture
+async def silent_host() -> AsyncIterator[SilentHost]:
+    host = SilentHost()
+    yield host
+    await host.close()
+
+
+def unreachable_urls() -> dict[str, str]:
+    return {
+        "no such host": "http://imagine-bot-test.invalid/api/v10",
+        "connection refused": f"http://127.0.0.1:{free_port()}/api/v10",
+    }
+
+
+@pytest.mark.parametrize("command", ["run", "sync"])
+@pytest.mark.parametrize("why", ["no such host", "connection refused"])
+async def test_discord_out_of_reach_is_one_line(tmp_path: Path, command: str, why: str) -> None:
+    env = quiet_env(tmp_path, DISCORD_API_BASE_URL=unreachable_urls()[why])
+    result = await asyncio.to_thread(run_bot, command, env=env, cwd=tmp_path)
+    assert_one_line(result, "cannot reach Discord", "DISCORD_API_BASE_URL")
+
+
+@pytest.mark.parametrize("command", ["run", "sync"])
+async def test_a_discord_url_that_is_not_discords_api_is_one_line(tmp_path: Path, serve: Serve, command: str) -> None:
+    env = quiet_env(tmp_path, DISCORD_API_BASE_URL=await serve(web.Application()) + "/api/v10")
+    result = await asyncio.to_thread(run_bot, command, env=env, cwd=tmp_path)
+    assert_one_line(result, "HTTP 404", "DISCORD_API_BASE_URL")
+
+
+@pytest.mark.parametrize("command", ["run", "sync"])
+async def test_a_token_discord_refuses_is_one_line(tmp_path: Path, command: str) -> None:
+    standin = DiscordStandin(token="another-bots-token", guilds={GUILD: []})
+    await standin.start()
+    try:
+        env = quiet_env(tmp_path, DISCORD_API_BASE_URL=standin.api_base)
+        result = await asyncio.to_thread(run_bot, command, env=env, cwd=tmp_path)
+    finally:
+        await standin.close()
+    assert_one_line(result, "Discord refused the token", "DISCORD_TOKEN")
+    assert DISCORD_TOKEN not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["run", "sync"])
+async def test_a_login_that_never_completes_gives_up_after_the_timeout(
+    tmp_path: Path, silent_host: SilentHost, command: str
+) -> None:
+    env = quiet_env(tmp_path, DISCORD_API_BASE_URL=await silent_host.start(), DISCORD_LOGIN_TIMEOUT_SECONDS="0.5")
+    result = await asyncio.to_thread(run_bot, command, env=env, cwd=tmp_path)
+    assert_one_line(result, "did not answer", "0.5", "DISCORD_API_BASE_URL")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+async def test_a_stop_during_login_is_clean(tmp_path: Path, silent_host: SilentHost, signum: signal.Signals) -> None:
+    env = quiet_env(tmp_path, DISCORD_API_BASE_URL=await silent_host.start())
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", env={**os.environ, **env}, cwd=tmp_path, stderr=asyncio.subprocess.PIPE
+    )
+    await asyncio.wait_for(silent_host.connected.wait(), 30)
+    process.send_signal(signum)
+    _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0, stderr.decode()
+    assert "Traceback" not in stderr.decode()
+
+
+async def test_sync_to_a_server_the_bot_is_not_in_is_one_line(tmp_path: Path) -> None:
+    standin = DiscordStandin(token=DISCORD_TOKEN, guilds={GUILD: []})
+    standin.fail("PUT", rf"/guilds/{GUILD}/commands", 403, code=50001)
+    await standin.start()
+    try:
+        env = quiet_env(tmp_path, DISCORD_API_BASE_URL=standin.api_base)
+        result = await asyncio.to_thread(run_bot, "sync", "--guild", str(GUILD), env=env, cwd=tmp_path)
+    finally:
+        await standin.close()
+    assert_one_line(result, "refused to register the commands", str(GUILD), "HTTP 403")
