@@ -26,7 +26,7 @@ from bot.errors import BotError, ConfigError, StartupError
 from bot.logs import JsonFormatter, RedactSecrets
 from bot.pixazo.wire import MAX_IMAGES
 from bot.services import open_services
-from bot.startup import check_database_folder
+from bot.startup import check_database_folder, port_problem
 from bot.webhooks import serve_webhooks, webhook_app
 
 log = logging.getLogger("bot")
@@ -192,7 +192,10 @@ def _simulate(args: argparse.Namespace) -> int:
     )
     simulator = Simulator(settings)
     print(f"Pixazo simulator: PIXAZO_BASE_URL=http://{args.host}:{args.port}/z-image-turbo-834/v1", flush=True)
-    web.run_app(simulator.app, host=args.host, port=args.port, print=None)
+    try:
+        web.run_app(simulator.app, host=args.host, port=args.port, print=None)
+    except OSError as exc:
+        raise port_problem("--port", args.port, exc) from None
     return 0
 
 

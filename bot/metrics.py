@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 
+from bot.errors import StartupError
 from bot.money import Money
+from bot.startup import port_problem
 
 log = logging.getLogger(__name__)
 
@@ -70,4 +72,11 @@ class PrometheusMetrics(Metrics):
 
 
 def build_metrics(port: int | None) -> Metrics:
-    return PrometheusMetrics(port) if port else Metrics()
+    if not port:
+        return Metrics()
+    try:
+        return PrometheusMetrics(port)
+    except ImportError:
+        raise StartupError("METRICS_PORT needs prometheus-client: pip install '.[metrics]', or unset it.") from None
+    except OSError as exc:
+        raise port_problem("METRICS_PORT", port, exc) from None

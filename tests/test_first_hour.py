@@ -9,17 +9,19 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 
+from bot.simulator import BASE_PATH, Simulator, SimulatorSettings
 from bot.storage import Storage
-from tests.conftest import Serve
+from tests.conftest import TEST_KEY, Serve
 from tests.discord_standin import DiscordStandin
 from tests.harness import DISCORD_TOKEN, GUILD
 from tests.test_operations import base_env, free_port, run_bot
@@ -210,3 +212,54 @@ async def test_sync_to_a_server_the_bot_is_not_in_is_one_line(tmp_path: Path) ->
     finally:
         await standin.close()
     assert_one_line(result, "refused to register the commands", str(GUILD), "HTTP 403")
+
+
+# --- ports -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A port another program is listening on, on every interface."""
+    with socket.socket() as holder:
+        holder.bind(("0.0.0.0", 0))  # noqa: S104 - where the bot listens for metrics and webhooks
+        holder.listen()
+        yield int(holder.getsockname()[1])
+
+
+def test_a_metrics_port_in_use_is_one_line(tmp_path: Path, taken_port: int) -> None:
+    result = run_bot(env=quiet_env(tmp_path, METRICS_PORT=str(taken_port)), cwd=tmp_path)
+    assert_one_line(result, f"port {taken_port}", "METRICS_PORT", "in use")
+
+
+def test_a_webhook_port_in_use_is_one_line(tmp_path: Path, taken_port: int) -> None:
+    webhooks = {
+        "PIXAZO_WEBHOOK_URL": "https://bot.example.org/hooks",
+        "WEBHOOK_PORT": str(taken_port),
+        "WEBHOOK_SECRET": "a-webhook-secret-of-some-length",
+    }
+    result = run_bot(env=quiet_env(tmp_path, **webhooks), cwd=tmp_path)
+    assert_one_line(result, f"port {taken_port}", "WEBHOOK_PORT", "in use")
+
+
+def test_a_simulator_port_in_use_is_one_line(tmp_path: Path, taken_port: int) -> None:
+    result = run_bot("simulate", "--port", str(taken_port), env={}, cwd=tmp_path)
+    assert_one_line(result, f"port {taken_port}", "--port", "in use")
+
+
+async def test_only_run_serves_metrics_so_the_other_commands_never_collide_with_a_running_bot(
+    tmp_path: Path, taken_port: int, serve: Serve
+) -> None:
+    standin = DiscordStandin(token=DISCORD_TOKEN, guilds={GUILD: []})
+    await standin.start()
+    simulator = Simulator(SimulatorSettings(api_key=TEST_KEY, render_seconds=0.05))
+    env = base_env(tmp_path, await serve(simulator.app) + BASE_PATH) | {
+        "METRICS_PORT": str(taken_port),
+        "DISCORD_API_BASE_URL": standin.api_base,
+        "POLL_MIN_SECONDS": "0.05",
+    }
+    try:
+        for command in (["sync", "--guild", str(GUILD)], ["check"], ["imagine", "a fox", "-o", "fox.png"]):
+            result = await asyncio.to_thread(run_bot, *command, env=env, cwd=tmp_path)
+            assert result.returncode == 0, (command, result.stdout, result.stderr)
+    finally:
+        await standin.close()
