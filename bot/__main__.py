@@ -46,7 +46,7 @@ def _command(command: str, args: argparse.Namespace) -> int:
         return _simulate(args)
     load_dotenv(".env")
     try:
-        config = Config.from_env(os.environ)
+        config = Config.from_env(os.environ, discord=command != "imagine")
     except ConfigError as exc:
         print(f"imagine-bot: {exc}", file=sys.stderr)
         return 2

@@ -103,10 +103,12 @@ class Config:
         return int(self.max_image_mb * 1024 * 1024)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Config:
+    def from_env(cls, env: Mapping[str, str], *, discord: bool = True) -> Config:
+        """The settings, or `ConfigError` naming every problem. ``discord=False`` is for the commands that never
+        talk to Discord (`imagine`): DISCORD_TOKEN may be missing there."""
         reader = _Reader(env)
         values: dict[str, Any] = {
-            "discord_token": reader.secret("DISCORD_TOKEN"),
+            "discord_token": reader.secret("DISCORD_TOKEN") if discord else reader.optional_token("DISCORD_TOKEN"),
             "pixazo_api_key": reader.secret("PIXAZO_API_KEY"),
             "pixazo_base_url": reader.get("PIXAZO_BASE_URL", _http_url),
             "discord_api_base_url": reader.get("DISCORD_API_BASE_URL", _http_url),
@@ -180,6 +182,10 @@ class _Reader:
             self.problems.append(f"{name} contains white space")  # the value itself is never repeated
             return None
         return Secret(value)
+
+    def optional_token(self, name: str) -> Secret | None:
+        """A secret that may be missing: empty when it is (and None, with a problem, when it is malformed)."""
+        return self.secret(name) if self._env.get(name, "").strip() else Secret("")
 
     def optional_secret(self, name: str, *, min_length: int) -> Secret | None:
         value = self._env.get(name, "").strip()

@@ -263,3 +263,20 @@ async def test_only_run_serves_metrics_so_the_other_commands_never_collide_with_
             assert result.returncode == 0, (command, result.stdout, result.stderr)
     finally:
         await standin.close()
+
+
+# --- the terminal command ----------------------------------------------------------------------------
+
+
+async def test_imagine_needs_no_discord_token(tmp_path: Path, serve: Serve) -> None:
+    simulator = Simulator(SimulatorSettings(api_key=TEST_KEY, render_seconds=0.05))
+    env = base_env(tmp_path, await serve(simulator.app) + BASE_PATH) | {"DISCORD_TOKEN": "", "POLL_MIN_SECONDS": "0.05"}
+    result = await asyncio.to_thread(run_bot, "imagine", "a fox", "-o", "fox.png", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "fox.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_other_commands_still_need_the_discord_token(tmp_path: Path) -> None:
+    for command in ("run", "sync", "check"):
+        result = run_bot(command, env=quiet_env(tmp_path, DISCORD_TOKEN=""), cwd=tmp_path)
+        assert result.returncode == 2 and "DISCORD_TOKEN is missing" in assert_one_line(result)
