@@ -31,6 +31,16 @@ EXTENSIONS = ("cogs.imagine", "cogs.admin", "cogs.moderation")
 TREE_HASH_KEY = "command_tree_hash"
 PUBLIC_PLACEHOLDER = "public_placeholder"  # Interaction.extras key: a public "thinking…" reply is showing
 ON_ANSWERED = "on_answered"  # Interaction.extras key: what to await once the member has been given the reason
+# What the bot needs where it posts: results with their images, in channels and their threads, and its own
+# messages read back after a restart. The invite link asks for exactly these.
+POSTING_PERMISSIONS = discord.Permissions(
+    view_channel=True,
+    send_messages=True,
+    send_messages_in_threads=True,
+    embed_links=True,
+    attach_files=True,
+    read_message_history=True,
+)
 
 
 class ImagineTree(app_commands.CommandTree["ImagineBot"]):
@@ -117,6 +127,24 @@ class ImagineBot(commands.AutoShardedBot):
             if isinstance(cog, Resumable):
                 await cog.resume_work()
         await self.sync_commands_if_changed()
+
+    async def on_ready(self) -> None:
+        shards = ", ".join(str(shard) for shard in sorted(self.shards)) or "none"
+        log.info(
+            "Logged in as %s (id %s) in %d servers, shards %s of %s; invite it with %s",
+            self.user,
+            self.user.id if self.user else "?",
+            len(self.guilds),
+            shards,
+            self.shard_count,
+            self.invite_url(),
+        )
+
+    def invite_url(self) -> str:
+        """The link that adds the bot to a server with the permissions it uses, and its slash commands."""
+        return discord.utils.oauth_url(
+            self.application_id or 0, permissions=POSTING_PERMISSIONS, scopes=("bot", "applications.commands")
+        )
 
     async def close(self) -> None:
         self.heartbeat.cancel()

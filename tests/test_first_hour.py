@@ -7,6 +7,7 @@ the exit code, one line on stderr naming the problem, and the database file as i
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import socket
@@ -19,12 +20,16 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from bot.bot import POSTING_PERMISSIONS
 from bot.simulator import BASE_PATH, Simulator, SimulatorSettings
 from bot.storage import Storage
 from tests.conftest import TEST_KEY, Serve
 from tests.discord_standin import DiscordStandin
-from tests.harness import DISCORD_TOKEN, GUILD
-from tests.test_operations import base_env, free_port, run_bot
+from tests.harness import DISCORD_TOKEN, GUILD, Harness
+from tests.test_operations import ROOT, base_env, free_port, run_bot
+
+# View Channels, Send Messages, Send Messages in Threads, Embed Links, Attach Files, Read Message History
+INVITE_PERMISSIONS = 274878024704
 
 
 def assert_one_line(result: subprocess.CompletedProcess[str], *words: str) -> str:
@@ -280,3 +285,31 @@ def test_the_other_commands_still_need_the_discord_token(tmp_path: Path) -> None
     for command in ("run", "sync", "check"):
         result = run_bot(command, env=quiet_env(tmp_path, DISCORD_TOKEN=""), cwd=tmp_path)
         assert result.returncode == 2 and "DISCORD_TOKEN is missing" in assert_one_line(result)
+
+
+# --- where the bot stands ----------------------------------------------------------------------------
+
+
+async def test_ready_says_who_where_and_how_to_invite_in_one_line(
+    tmp_path: Path, simulator: Simulator, sim_url: str, standin: DiscordStandin, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot")
+    harness = Harness(tmp_path, simulator, sim_url, standin)
+    await harness.start()
+    try:
+        async with asyncio.timeout(10):
+            while not any("Logged in as" in r.getMessage() for r in caplog.records):
+                await asyncio.sleep(0.01)  # on_ready runs just after the bot is ready
+    finally:
+        await harness.stop()
+    (line,) = [r.getMessage() for r in caplog.records if "Logged in as" in r.getMessage()]
+    assert f"(id {standin.bot_user_id}) in 1 servers, shards 0 of 1" in line
+    invite = f"client_id={standin.application_id}&scope=bot+applications.commands&permissions={INVITE_PERMISSIONS}"
+    assert invite in line
+
+
+def test_the_readme_invite_link_asks_for_what_the_bot_uses() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert f"scope=bot+applications.commands&permissions={INVITE_PERMISSIONS}" in readme
+    assert POSTING_PERMISSIONS.value == INVITE_PERMISSIONS
+    assert "Send Messages in Threads" in readme
