@@ -53,6 +53,7 @@ def _command(command: str, args: argparse.Namespace) -> int:
     if command == "check":
         from bot.health import run_checks
 
+        logging.basicConfig(level=logging.ERROR)  # what the checks meet (a retry's reason) is in their table
         return asyncio.run(run_checks(config, health_only=args.health))
     if command == "imagine" and not os.environ.get("LOG_LEVEL", "").strip():
         config = dataclasses.replace(config, log_level="WARNING")  # the progress line is what matters there

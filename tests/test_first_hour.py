@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -313,3 +314,40 @@ def test_the_readme_invite_link_asks_for_what_the_bot_uses() -> None:
     assert f"scope=bot+applications.commands&permissions={INVITE_PERMISSIONS}" in readme
     assert POSTING_PERMISSIONS.value == INVITE_PERMISSIONS
     assert "Send Messages in Threads" in readme
+
+
+async def check_with(tmp_path: Path, *, pixazo: str, discord: str) -> subprocess.CompletedProcess[str]:
+    env = base_env(tmp_path, pixazo) | {"DISCORD_API_BASE_URL": discord}
+    return await asyncio.to_thread(run_bot, "check", env=env, cwd=tmp_path)
+
+
+async def test_check_asks_discord_about_the_token_for_free(tmp_path: Path, serve: Serve) -> None:
+    standin = DiscordStandin(token=DISCORD_TOKEN, guilds={GUILD: []})
+    await standin.start()
+    try:
+        simulator = Simulator(SimulatorSettings(api_key=TEST_KEY))
+        result = await check_with(tmp_path, pixazo=await serve(simulator.app) + BASE_PATH, discord=standin.api_base)
+    finally:
+        await standin.close()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"discord token\s+ok\s+accepted: logged in as imagine-bot", result.stdout), result.stdout
+    assert [r.path for r in standin.requests] == ["/api/v10/users/@me"]
+
+
+async def test_check_tells_refused_apart_from_unreachable(tmp_path: Path, serve: Serve) -> None:
+    standin = DiscordStandin(token="another-bots-token", guilds={GUILD: []})
+    await standin.start()
+    try:
+        simulator = Simulator(SimulatorSettings(api_key="another-key"))
+        refused = await check_with(tmp_path, pixazo=await serve(simulator.app) + BASE_PATH, discord=standin.api_base)
+    finally:
+        await standin.close()
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    unreachable = await check_with(tmp_path, pixazo=nowhere + BASE_PATH, discord=nowhere + "/api/v10")
+    assert refused.returncode == unreachable.returncode == 1
+    assert re.search(r"pixazo key\s+BAD\s+refused", refused.stdout), refused.stdout
+    assert re.search(r"discord token\s+BAD\s+refused", refused.stdout), refused.stdout
+    assert re.search(r"pixazo key\s+BAD\s+unreachable", unreachable.stdout), unreachable.stdout
+    assert re.search(r"discord token\s+BAD\s+unreachable", unreachable.stdout), unreachable.stdout
+    assert unreachable.stderr == ""  # the retries' reasons are in the table, not in lines around it
+    assert DISCORD_TOKEN not in refused.stdout + unreachable.stdout
