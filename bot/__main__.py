@@ -33,7 +33,10 @@ log = logging.getLogger("bot")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "sync" and args.clear and args.guild is None:
+        parser.error("sync --clear needs --guild ID: only a server's copy of the commands can be removed")
     try:
         return _command(args.command or "run", args)
     except StartupError as exc:
@@ -63,7 +66,7 @@ def _command(command: str, args: argparse.Namespace) -> int:
         if command == "imagine":
             return asyncio.run(_imagine(config, args))
         if command == "sync":
-            return asyncio.run(_sync(config, args.guild))
+            return asyncio.run(_sync(config, args.guild, clear=args.clear))
         return asyncio.run(_run(config))
     except KeyboardInterrupt:
         return 130
@@ -118,7 +121,7 @@ async def _run(config: Config) -> int:
     return 0
 
 
-async def _sync(config: Config, guild_id: int | None) -> int:
+async def _sync(config: Config, guild_id: int | None, *, clear: bool) -> int:
     from bot.bot import ImagineBot
 
     async with open_services(config) as services:
@@ -126,6 +129,10 @@ async def _sync(config: Config, guild_id: int | None) -> int:
         async with bot:
             await bot.login(config.discord_token.reveal())
             try:
+                if clear and guild_id is not None:
+                    await bot.clear_server_commands(guild_id)
+                    print(f"Removed the slash commands of server {guild_id}; the global ones stay.")
+                    return 0
                 count = await bot.sync_commands(guild_id)
             except discord.HTTPException as exc:
                 where = f"in server {guild_id}" if guild_id else "globally"
@@ -208,8 +215,23 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="check the settings, the database and the Pixazo key; spends nothing")
     check.add_argument("--health", action="store_true", help="only check that the running bot is alive")
 
-    sync = commands.add_parser("sync", help="register the slash commands with Discord now")
-    sync.add_argument("--guild", type=int, default=None, help="register in this server only, at once")
+    sync = commands.add_parser(
+        "sync",
+        help="register the slash commands with Discord now",
+        description="Register the slash commands with Discord now (the bot also does it by itself when they change).",
+    )
+    sync.add_argument(
+        "--guild",
+        type=int,
+        default=None,
+        metavar="ID",
+        help="register in this server only, at once (default: every server)",
+    )
+    sync.add_argument(
+        "--clear",
+        action="store_true",
+        help="with --guild: remove that server's copy instead, once the global commands have arrived there",
+    )
 
     imagine = commands.add_parser("imagine", help="generate an image from the terminal, with progress")
     imagine.add_argument("prompt")

@@ -188,6 +188,13 @@ class ImagineBot(commands.AutoShardedBot):
         log.info("synced %d slash commands%s", len(synced), f" to server {guild_id}" if guild_id else "")
         return len(synced)
 
+    async def clear_server_commands(self, guild_id: int) -> None:
+        """Remove a server's own copy of the commands, so they do not show twice once the global ones arrive."""
+        guild = discord.Object(guild_id)
+        self.tree.clear_commands(guild=guild)
+        await self.tree.sync(guild=guild)
+        log.info("removed the slash commands of server %d", guild_id)
+
     def command_tree_hash(self) -> str:
         definition = [command.to_dict(self.tree) for command in self.tree.get_commands()]
         encoded = json.dumps(definition, sort_keys=True, default=str).encode()

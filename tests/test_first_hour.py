@@ -351,3 +351,22 @@ async def test_check_tells_refused_apart_from_unreachable(tmp_path: Path, serve:
     assert re.search(r"discord token\s+BAD\s+unreachable", unreachable.stdout), unreachable.stdout
     assert unreachable.stderr == ""  # the retries' reasons are in the table, not in lines around it
     assert DISCORD_TOKEN not in refused.stdout + unreachable.stdout
+
+
+# --- sync --------------------------------------------------------------------------------------------
+
+
+async def test_sync_clear_removes_a_servers_copy_of_the_commands(tmp_path: Path) -> None:
+    standin = DiscordStandin(token=DISCORD_TOKEN, guilds={GUILD: []})
+    await standin.start()
+    try:
+        env = base_env(tmp_path) | {"DISCORD_API_BASE_URL": standin.api_base}
+        result = await asyncio.to_thread(run_bot, "sync", "--guild", str(GUILD), "--clear", env=env, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert f"Removed the slash commands of server {GUILD}" in result.stdout
+        (put,) = standin.requests_to(r"/applications/\d+/(guilds/\d+/)?commands", "PUT")
+        assert put.path.endswith(f"/guilds/{GUILD}/commands") and put.json == []
+        refused = await asyncio.to_thread(run_bot, "sync", "--clear", env=env, cwd=tmp_path)
+        assert refused.returncode == 2 and "--clear needs --guild" in refused.stderr
+    finally:
+        await standin.close()
