@@ -22,8 +22,9 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 5
 
 
+# No default_permissions: Discord shows a command only to members holding *every* bit it names, so no value
+# reaches both Moderate Members and Manage Server holders. Everyone sees /review; the bot lets moderators in.
 @app_commands.guild_only()
-@app_commands.default_permissions(moderate_members=True)
 class Review(commands.GroupCog, group_name="review", group_description="Review safety reports and blocks"):
     def __init__(self, bot: ImagineBot) -> None:
         self.bot = bot
