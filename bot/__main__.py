@@ -26,6 +26,7 @@ from bot.errors import BotError, ConfigError, StartupError
 from bot.logs import JsonFormatter, RedactSecrets
 from bot.pixazo.wire import MAX_IMAGES
 from bot.services import open_services
+from bot.simulator.cli import add_arguments as add_simulator_arguments
 from bot.startup import check_database_folder, port_problem
 from bot.webhooks import serve_webhooks, webhook_app
 
@@ -187,18 +188,11 @@ async def _imagine(config: Config, args: argparse.Namespace) -> int:
 def _simulate(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from bot.simulator import ResultForm, Simulator, SimulatorSettings
+    from bot.simulator import Simulator
+    from bot.simulator.cli import settings_from
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-8s %(name)s: %(message)s")
-    settings = SimulatorSettings(
-        api_key=args.api_key,
-        result_form=ResultForm(args.result_form),
-        render_seconds=args.render_seconds,
-        concurrency=args.concurrency,
-        queue_depth=args.queue_depth,
-        blocked_words=tuple(args.blocked_word) or SimulatorSettings().blocked_words,
-    )
-    simulator = Simulator(settings)
+    simulator = Simulator(settings_from(args))
     print(f"Pixazo simulator: PIXAZO_BASE_URL=http://{args.host}:{args.port}/z-image-turbo-834/v1", flush=True)
     try:
         web.run_app(simulator.app, host=args.host, port=args.port, print=None)
@@ -207,55 +201,67 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+class _HelpWithDefaults(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, except where there is none to show or the help already says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default is None or action.default is False or action.default == argparse.SUPPRESS:
+            return text
+        if "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="imagine-bot", description="A Discord image bot on Pixazo Z-Image-Turbo.")
+    parser = argparse.ArgumentParser(
+        prog="imagine-bot",
+        description="A Discord image bot on Pixazo Z-Image-Turbo. Every command reads its settings from the "
+        "environment and from .env in the working folder.",
+    )
     commands = parser.add_subparsers(dest="command", metavar="command")
-    commands.add_parser("run", help="run the bot (the default)")
 
-    check = commands.add_parser("check", help="check the settings, the database and the Pixazo key; spends nothing")
-    check.add_argument("--health", action="store_true", help="only check that the running bot is alive")
+    def command(name: str, summary: str, description: str | None = None) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name, help=summary, description=description or summary, formatter_class=_HelpWithDefaults
+        )
 
-    sync = commands.add_parser(
+    command("run", "run the bot (the default); SIGTERM or Ctrl-C stop it cleanly")
+
+    check = command("check", "check the settings, the database, the Pixazo key and the Discord token; spends nothing")
+    check.add_argument("--health", action="store_true", help="only check that the running bot is alive (its heartbeat)")
+
+    sync = command(
         "sync",
-        help="register the slash commands with Discord now",
-        description="Register the slash commands with Discord now (the bot also does it by itself when they change).",
+        "register the slash commands with Discord now",
+        "Register the slash commands with Discord now (the bot also does it by itself when they change).",
     )
-    sync.add_argument(
-        "--guild",
-        type=int,
-        default=None,
-        metavar="ID",
-        help="register in this server only, at once (default: every server)",
-    )
+    sync.add_argument("--guild", type=int, metavar="ID", help="only in this server, at once (default: every server)")
     sync.add_argument(
         "--clear",
         action="store_true",
         help="with --guild: remove that server's copy instead, once the global commands have arrived there",
     )
 
-    imagine = commands.add_parser("imagine", help="generate an image from the terminal, with progress")
-    imagine.add_argument("prompt")
+    imagine = command(
+        "imagine",
+        "generate an image from the terminal, with progress",
+        "Generate an image from the terminal, with progress; it is charged to the operator's global budget.",
+    )
+    imagine.add_argument("prompt", help="what to draw")
     imagine.add_argument("-o", "--output", default="out.png", help="where to save it (more images get -2, -3…)")
-    imagine.add_argument("--size", default="square", choices=IMAGE_SIZE_NAMES)
-    imagine.add_argument("--seed", type=int, default=None)
-    imagine.add_argument("--count", type=int, default=1, choices=range(1, MAX_IMAGES + 1))
+    imagine.add_argument("--size", default="square", choices=IMAGE_SIZE_NAMES, help="the shape (IMAGE_SIZES)")
+    imagine.add_argument("--seed", type=int, help="the same seed and prompt give the same image (default: random)")
+    imagine.add_argument(
+        "--count", type=int, default=1, choices=range(1, MAX_IMAGES + 1), metavar="N", help="how many images, 1 to 4"
+    )
 
-    simulate = commands.add_parser("simulate", help="serve the Pixazo simulator for local use")
-    simulate.add_argument("--host", default="127.0.0.1")
-    simulate.add_argument("--port", type=int, default=8642)
-    simulate.add_argument("--render-seconds", type=float, default=1.0, help="how long each job renders")
-    simulate.add_argument("--concurrency", type=int, default=1, help="how many jobs render at once")
-    simulate.add_argument("--queue-depth", type=int, default=0, help="other customers' jobs queued at start")
-    simulate.add_argument(
-        "--result-form",
-        choices=["seed", "polling"],
-        default="seed",
-        help="seed: POST …-request-result; polling: 202 with a polling_url",
+    simulate = command(
+        "simulate",
+        "serve the Pixazo simulator for local use",
+        "Serve a Pixazo stand-in: a real-time queue, PNG images, the safety check, and faults to rehearse an outage.",
     )
-    simulate.add_argument(
-        "--blocked-word", action="append", default=[], help="a word that fails the safety check (repeatable)"
-    )
-    simulate.add_argument("--api-key", default=None, help="the only key accepted (default: any non-empty key)")
+    add_simulator_arguments(simulate)
     return parser
 
 
