@@ -7,6 +7,7 @@ one go. Secrets are `Secret`s: they never show in `repr`, and no error repeats a
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -90,6 +91,7 @@ class Config:
     max_image_mb: float = 25.0
     auto_block_after: int = 3
     metrics_port: int | None = None
+    metrics_host: str = "0.0.0.0"  # noqa: S104 - scraped from outside the container; 127.0.0.1 outside one
     pixazo_webhook_url: str | None = None
     webhook_port: int | None = None
     webhook_secret: Secret | None = None
@@ -136,6 +138,7 @@ class Config:
             "max_image_mb": reader.get("MAX_IMAGE_MB", _number_between(0.01, 100)),
             "auto_block_after": reader.get("AUTO_BLOCK_AFTER", _int_between(0, 100)),
             "metrics_port": reader.get("METRICS_PORT", _int_between(1, 65535)),
+            "metrics_host": reader.get("METRICS_HOST", _host),
             "pixazo_webhook_url": reader.get("PIXAZO_WEBHOOK_URL", _http_url),
             "webhook_port": reader.get("WEBHOOK_PORT", _int_between(1, 65535)),
             "webhook_secret": reader.optional_secret("WEBHOOK_SECRET", min_length=16),
@@ -218,6 +221,12 @@ def _ws_url(raw: str) -> str:
     url = yarl.URL(raw)
     if url.scheme not in ("ws", "wss") or not url.host:
         raise ValueError("must be a ws:// or wss:// URL")
+    return raw
+
+
+def _host(raw: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9.:\[\]-]+", raw):
+        raise ValueError("must be an address to listen on, such as 127.0.0.1 or 0.0.0.0")
     return raw
 
 
