@@ -51,11 +51,16 @@ class Review(commands.GroupCog, group_name="review", group_description="Review s
             message = await (channel.send(embed=embed, view=view) if view else channel.send(embed=embed))
         except discord.HTTPException as exc:
             log.warning("report %s: no card in the moderator channel (%s); it waits in /review pending", report.id, exc)
+            problem = (
+                f"the card of {discord_time(report.created_at)} could not be posted there ({exc.text or exc.status})"
+            )
+            await self.bot.servers.note_card_problem(report.guild_id, problem)
             return
         finally:
             if view is not None:
                 view.stop()
         await self.moderation.set_card(report.id, channel_id, message.id)
+        await self.bot.servers.note_card_problem(report.guild_id, None)
 
     # --- /review --------------------------------------------------------------------------------
 
