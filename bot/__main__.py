@@ -153,6 +153,8 @@ async def _imagine(config: Config, args: argparse.Namespace) -> int:
 
     output = Path(args.output)
     sink = TerminalSink(output)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(sink.make_room)
     try:
         check_writable(output)
         request = JobRequest(
