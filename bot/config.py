@@ -20,6 +20,7 @@ from bot.money import Money
 
 T = TypeVar("T")
 
+_URL_CREDENTIALS = re.compile(r"//[^/@\s]*@")  # user:password@ in a URL, never repeated in a problem
 DEFAULT_BASE_URL = "https://gateway.pixazo.ai/z-image-turbo-834/v1"
 
 # The /imagine size choices (part of the slash command, so fixed) and the Pixazo size each asks for by default.
@@ -113,7 +114,7 @@ class Config:
             "discord_token": reader.secret("DISCORD_TOKEN") if discord else reader.optional_token("DISCORD_TOKEN"),
             "pixazo_api_key": reader.secret("PIXAZO_API_KEY"),
             "pixazo_base_url": reader.get("PIXAZO_BASE_URL", _http_url),
-            "discord_api_base_url": reader.get("DISCORD_API_BASE_URL", _http_url),
+            "discord_api_base_url": reader.get("DISCORD_API_BASE_URL", _url_without_credentials),
             "discord_gateway_url": reader.get("DISCORD_GATEWAY_URL", _ws_url),
             "discord_login_timeout_seconds": reader.get("DISCORD_LOGIN_TIMEOUT_SECONDS", _number_between(0.1, 600)),
             "database_url": reader.get("DATABASE_URL", _database_url),
@@ -206,7 +207,7 @@ class _Reader:
         try:
             return parse(raw)
         except (ValueError, InvalidAmountError) as exc:
-            self.problems.append(f"{name} {exc} (got {raw!r})")
+            self.problems.append(f"{name} {exc} (got {_URL_CREDENTIALS.sub('//…@', raw)!r})")
             return None
 
 
@@ -215,6 +216,12 @@ def _http_url(raw: str) -> str:
     if url.scheme not in ("http", "https") or not url.host:
         raise ValueError("must be an http:// or https:// URL")
     return raw.rstrip("/")
+
+
+def _url_without_credentials(raw: str) -> str:
+    if yarl.URL(raw).user is not None:
+        raise ValueError("must not hold a user name or password (discord.py sends the token in its own header)")
+    return _http_url(raw)
 
 
 def _ws_url(raw: str) -> str:

@@ -173,6 +173,13 @@ async def test_a_discord_url_that_is_not_discords_api_is_one_line(tmp_path: Path
     assert_one_line(result, "HTTP 404", "DISCORD_API_BASE_URL")
 
 
+def test_a_discord_url_with_a_password_is_refused_without_showing_it(tmp_path: Path) -> None:
+    env = quiet_env(tmp_path, DISCORD_API_BASE_URL="http://operator:hunter2-proxy@127.0.0.1:9/api/v10")
+    result = run_bot(env=env, cwd=tmp_path)
+    assert result.returncode == 2 and "DISCORD_API_BASE_URL" in assert_one_line(result)
+    assert "hunter2" not in result.stderr  # a password in a URL is a secret too
+
+
 @pytest.mark.parametrize("command", ["run", "sync"])
 async def test_a_token_discord_refuses_is_one_line(tmp_path: Path, command: str) -> None:
     standin = DiscordStandin(token="another-bots-token", guilds={GUILD: []})
