@@ -18,6 +18,8 @@ COPY cogs ./cogs
 RUN pip install ".[metrics]"
 
 USER imagine
+# Run from / so the default DATABASE_URL (data/imagine.db) is the /data volume even when an env file sets it empty.
+WORKDIR /
 VOLUME ["/data"]
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
     CMD ["python", "-m", "bot", "check", "--health"]

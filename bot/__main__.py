@@ -22,38 +22,52 @@ import discord
 from dotenv import load_dotenv
 
 from bot.config import IMAGE_SIZE_NAMES, Config
-from bot.errors import BotError, ConfigError
+from bot.errors import BotError, ConfigError, StartupError
 from bot.logs import JsonFormatter, RedactSecrets
 from bot.pixazo.wire import MAX_IMAGES
 from bot.services import open_services
+from bot.simulator.cli import add_arguments as add_simulator_arguments
+from bot.startup import check_database_folder, port_problem
 from bot.webhooks import serve_webhooks, webhook_app
 
 log = logging.getLogger("bot")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    command = args.command or "run"
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "sync" and args.clear and args.guild is None:
+        parser.error("sync --clear needs --guild ID: only a server's copy of the commands can be removed")
+    try:
+        return _command(args.command or "run", args)
+    except StartupError as exc:
+        print(f"imagine-bot: {exc}", file=sys.stderr)
+        return 1
+
+
+def _command(command: str, args: argparse.Namespace) -> int:
     if command == "simulate":
         return _simulate(args)
     load_dotenv(".env")
     try:
-        config = Config.from_env(os.environ)
+        config = Config.from_env(os.environ, discord=command != "imagine")
     except ConfigError as exc:
         print(f"imagine-bot: {exc}", file=sys.stderr)
         return 2
     if command == "check":
         from bot.health import run_checks
 
+        logging.basicConfig(level=logging.ERROR)  # what the checks meet (a retry's reason) is in their table
         return asyncio.run(run_checks(config, health_only=args.health))
     if command == "imagine" and not os.environ.get("LOG_LEVEL", "").strip():
         config = dataclasses.replace(config, log_level="WARNING")  # the progress line is what matters there
+    check_database_folder(config.database_path)
     setup_logging(config)
     try:
         if command == "imagine":
             return asyncio.run(_imagine(config, args))
         if command == "sync":
-            return asyncio.run(_sync(config, args.guild))
+            return asyncio.run(_sync(config, args.guild, clear=args.clear))
         return asyncio.run(_run(config))
     except KeyboardInterrupt:
         return 130
@@ -96,24 +110,37 @@ async def _run(config: Config) -> int:
                 cleanup.push_async_callback(endpoint.cleanup)
             try:
                 await bot.start(config.discord_token.reveal())
-            except discord.LoginFailure:
-                log.error("Discord refused the token: check DISCORD_TOKEN")
-                return 1
+            except StartupError:
+                if not bot.is_closed():
+                    raise
+                # A stop during the login: the login failed because the stop closed its connection.
             except discord.PrivilegedIntentsRequired:
-                log.error("Discord refused a privileged intent; imagine-bot needs none, so check the shard set-up")
-                return 1
+                raise StartupError(
+                    "Discord refused a privileged intent; imagine-bot needs none, so check the shard set-up."
+                ) from None
     log.info("stopped cleanly; unfinished jobs resume on the next start")
     return 0
 
 
-async def _sync(config: Config, guild_id: int | None) -> int:
+async def _sync(config: Config, guild_id: int | None, *, clear: bool) -> int:
     from bot.bot import ImagineBot
 
     async with open_services(config) as services:
         bot = ImagineBot(config=config, services=services, serve=False)
         async with bot:
             await bot.login(config.discord_token.reveal())
-            count = await bot.sync_commands(guild_id)
+            try:
+                if clear and guild_id is not None:
+                    await bot.clear_server_commands(guild_id)
+                    print(f"Removed the slash commands of server {guild_id}; the global ones stay.")
+                    return 0
+                count = await bot.sync_commands(guild_id)
+            except discord.HTTPException as exc:
+                where = f"in server {guild_id}" if guild_id else "globally"
+                raise StartupError(
+                    f"Discord refused to register the commands {where} (HTTP {exc.status}: {exc.text or exc}); "
+                    "check that the bot was invited to that server with the applications.commands scope."
+                ) from None
     where = f"server {guild_id} (at once)" if guild_id else "every server (Discord may take up to an hour)"
     print(f"Registered {count} slash commands for {where}.")
     return 0
@@ -126,6 +153,8 @@ async def _imagine(config: Config, args: argparse.Namespace) -> int:
 
     output = Path(args.output)
     sink = TerminalSink(output)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(sink.make_room)
     try:
         check_writable(output)
         request = JobRequest(
@@ -161,57 +190,80 @@ async def _imagine(config: Config, args: argparse.Namespace) -> int:
 def _simulate(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from bot.simulator import ResultForm, Simulator, SimulatorSettings
+    from bot.simulator import Simulator
+    from bot.simulator.cli import settings_from
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-8s %(name)s: %(message)s")
-    settings = SimulatorSettings(
-        api_key=args.api_key,
-        result_form=ResultForm(args.result_form),
-        render_seconds=args.render_seconds,
-        concurrency=args.concurrency,
-        queue_depth=args.queue_depth,
-        blocked_words=tuple(args.blocked_word) or SimulatorSettings().blocked_words,
-    )
-    simulator = Simulator(settings)
+    simulator = Simulator(settings_from(args))
     print(f"Pixazo simulator: PIXAZO_BASE_URL=http://{args.host}:{args.port}/z-image-turbo-834/v1", flush=True)
-    web.run_app(simulator.app, host=args.host, port=args.port, print=None)
+    try:
+        web.run_app(simulator.app, host=args.host, port=args.port, print=None)
+    except OSError as exc:
+        raise port_problem("--port", args.port, exc) from None
     return 0
 
 
+class _HelpWithDefaults(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, except where there is none to show or the help already says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default is None or action.default is False or action.default == argparse.SUPPRESS:
+            return text
+        if "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="imagine-bot", description="A Discord image bot on Pixazo Z-Image-Turbo.")
+    parser = argparse.ArgumentParser(
+        prog="imagine-bot",
+        description="A Discord image bot on Pixazo Z-Image-Turbo. Every command reads its settings from the "
+        "environment and from .env in the working folder.",
+    )
     commands = parser.add_subparsers(dest="command", metavar="command")
-    commands.add_parser("run", help="run the bot (the default)")
 
-    check = commands.add_parser("check", help="check the settings, the database and the Pixazo key; spends nothing")
-    check.add_argument("--health", action="store_true", help="only check that the running bot is alive")
+    def command(name: str, summary: str, description: str | None = None) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name, help=summary, description=description or summary, formatter_class=_HelpWithDefaults
+        )
 
-    sync = commands.add_parser("sync", help="register the slash commands with Discord now")
-    sync.add_argument("--guild", type=int, default=None, help="register in this server only, at once")
+    command("run", "run the bot (the default); SIGTERM or Ctrl-C stop it cleanly")
 
-    imagine = commands.add_parser("imagine", help="generate an image from the terminal, with progress")
-    imagine.add_argument("prompt")
+    check = command("check", "check the settings, the database, the Pixazo key and the Discord token; spends nothing")
+    check.add_argument("--health", action="store_true", help="only check that the running bot is alive (its heartbeat)")
+
+    sync = command(
+        "sync",
+        "register the slash commands with Discord now",
+        "Register the slash commands with Discord now (the bot also does it by itself when they change).",
+    )
+    sync.add_argument("--guild", type=int, metavar="ID", help="only in this server, at once (default: every server)")
+    sync.add_argument(
+        "--clear",
+        action="store_true",
+        help="with --guild: remove that server's copy instead, once the global commands have arrived there",
+    )
+
+    imagine = command(
+        "imagine",
+        "generate an image from the terminal, with progress",
+        "Generate an image from the terminal, with progress; it is charged to the operator's global budget.",
+    )
+    imagine.add_argument("prompt", help="what to draw")
     imagine.add_argument("-o", "--output", default="out.png", help="where to save it (more images get -2, -3…)")
-    imagine.add_argument("--size", default="square", choices=IMAGE_SIZE_NAMES)
-    imagine.add_argument("--seed", type=int, default=None)
-    imagine.add_argument("--count", type=int, default=1, choices=range(1, MAX_IMAGES + 1))
+    imagine.add_argument("--size", default="square", choices=IMAGE_SIZE_NAMES, help="the shape (IMAGE_SIZES)")
+    imagine.add_argument("--seed", type=int, help="the same seed and prompt give the same image (default: random)")
+    imagine.add_argument(
+        "--count", type=int, default=1, choices=range(1, MAX_IMAGES + 1), metavar="N", help="how many images, 1 to 4"
+    )
 
-    simulate = commands.add_parser("simulate", help="serve the Pixazo simulator for local use")
-    simulate.add_argument("--host", default="127.0.0.1")
-    simulate.add_argument("--port", type=int, default=8642)
-    simulate.add_argument("--render-seconds", type=float, default=1.0, help="how long each job renders")
-    simulate.add_argument("--concurrency", type=int, default=1, help="how many jobs render at once")
-    simulate.add_argument("--queue-depth", type=int, default=0, help="other customers' jobs queued at start")
-    simulate.add_argument(
-        "--result-form",
-        choices=["seed", "polling"],
-        default="seed",
-        help="seed: POST …-request-result; polling: 202 with a polling_url",
+    simulate = command(
+        "simulate",
+        "serve the Pixazo simulator for local use",
+        "Serve a Pixazo stand-in: a real-time queue, PNG images, the safety check, and faults to rehearse an outage.",
     )
-    simulate.add_argument(
-        "--blocked-word", action="append", default=[], help="a word that fails the safety check (repeatable)"
-    )
-    simulate.add_argument("--api-key", default=None, help="the only key accepted (default: any non-empty key)")
+    add_simulator_arguments(simulate)
     return parser
 
 

@@ -7,18 +7,21 @@ since the last sync, so restarts never spend Discord's daily command-create budg
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
+import socket
 from typing import Any, Protocol, runtime_checkable
 
+import aiohttp
 import discord
 import yarl
 from discord import app_commands
 from discord.ext import commands, tasks
 
 from bot.config import Config
-from bot.errors import BotError
+from bot.errors import BotError, StartupError
 from bot.health import HEARTBEAT_EVERY_SECONDS, heartbeat_path, write_heartbeat
 from bot.services import Services
 
@@ -28,6 +31,16 @@ EXTENSIONS = ("cogs.imagine", "cogs.admin", "cogs.moderation")
 TREE_HASH_KEY = "command_tree_hash"
 PUBLIC_PLACEHOLDER = "public_placeholder"  # Interaction.extras key: a public "thinking…" reply is showing
 ON_ANSWERED = "on_answered"  # Interaction.extras key: what to await once the member has been given the reason
+# What the bot needs where it posts: results with their images, in channels and their threads, and its own
+# messages read back after a restart. The invite link asks for exactly these.
+POSTING_PERMISSIONS = discord.Permissions(
+    view_channel=True,
+    send_messages=True,
+    send_messages_in_threads=True,
+    embed_links=True,
+    attach_files=True,
+    read_message_history=True,
+)
 
 
 class ImagineTree(app_commands.CommandTree["ImagineBot"]):
@@ -53,6 +66,8 @@ class ImagineBot(commands.AutoShardedBot):
     ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True  # slash commands and buttons need no other intent
+        # This bot has no voice: the libraries voice would need are no news to the operator.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         options.setdefault("chunk_guilds_at_startup", False)
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -72,11 +87,37 @@ class ImagineBot(commands.AutoShardedBot):
         self.pixazo = services.pixazo
         self.moderation = services.moderation
         self.serve = serve  # False for `python -m bot sync`: load the commands, start no work
+        self._login_deadline: asyncio.Timeout | None = None
         discord.http.Route.BASE = config.discord_api_base_url
         if config.discord_gateway_url:
             discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(config.discord_gateway_url)
 
+    async def login(self, token: str) -> None:
+        """Log in to Discord, or raise `StartupError` saying why not, in one line.
+
+        Only Discord's answers are bounded by DISCORD_LOGIN_TIMEOUT_SECONDS: `setup_hook`, which discord.py
+        runs at the end of `login`, is the bot's own start-up and lifts the deadline.
+        """
+        api = self.config.discord_api_base_url
+        self._login_deadline = deadline = asyncio.timeout(self.config.discord_login_timeout_seconds)
+        try:
+            async with deadline:
+                await super().login(token)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            raise StartupError(
+                f"Discord did not answer within {self.config.discord_login_timeout_seconds:g} s at {api}: check "
+                "DISCORD_API_BASE_URL and the network (DISCORD_LOGIN_TIMEOUT_SECONDS sets how long to wait)."
+            ) from None
+        except (discord.DiscordException, aiohttp.ClientError) as exc:
+            if deadline.when() is None:
+                raise  # it came from setup_hook, after Discord answered
+            raise StartupError(login_problem(exc, api)) from None
+
     async def setup_hook(self) -> None:
+        if self._login_deadline is not None:
+            self._login_deadline.reschedule(None)
         for extension in EXTENSIONS:
             await self.load_extension(extension)  # each adds its commands and registers its buttons
         if not self.serve:
@@ -86,6 +127,24 @@ class ImagineBot(commands.AutoShardedBot):
             if isinstance(cog, Resumable):
                 await cog.resume_work()
         await self.sync_commands_if_changed()
+
+    async def on_ready(self) -> None:
+        shards = ", ".join(str(shard) for shard in sorted(self.shards)) or "none"
+        log.info(
+            "Logged in as %s (id %s) in %d servers, shards %s of %s; invite it with %s",
+            self.user,
+            self.user.id if self.user else "?",
+            len(self.guilds),
+            shards,
+            self.shard_count,
+            self.invite_url(),
+        )
+
+    def invite_url(self) -> str:
+        """The link that adds the bot to a server with the permissions it uses, and its slash commands."""
+        return discord.utils.oauth_url(
+            self.application_id or 0, permissions=POSTING_PERMISSIONS, scopes=("bot", "applications.commands")
+        )
 
     async def close(self) -> None:
         self.heartbeat.cancel()
@@ -129,10 +188,34 @@ class ImagineBot(commands.AutoShardedBot):
         log.info("synced %d slash commands%s", len(synced), f" to server {guild_id}" if guild_id else "")
         return len(synced)
 
+    async def clear_server_commands(self, guild_id: int) -> None:
+        """Remove a server's own copy of the commands, so they do not show twice once the global ones arrive."""
+        guild = discord.Object(guild_id)
+        self.tree.clear_commands(guild=guild)
+        await self.tree.sync(guild=guild)
+        log.info("removed the slash commands of server %d", guild_id)
+
     def command_tree_hash(self) -> str:
         definition = [command.to_dict(self.tree) for command in self.tree.get_commands()]
         encoded = json.dumps(definition, sort_keys=True, default=str).encode()
         return hashlib.sha256(encoded).hexdigest()
+
+
+def login_problem(exc: Exception, api: str) -> str:
+    """The operator's line for a login that failed."""
+    if isinstance(exc, discord.LoginFailure):
+        return "Discord refused the token: check DISCORD_TOKEN (Bot → Reset Token in the developer portal)."
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        reason = "no such host" if isinstance(exc.os_error, socket.gaierror) else exc.os_error.strerror or exc.os_error
+        return f"cannot reach Discord at {exc.host}:{exc.port} ({reason}): check DISCORD_API_BASE_URL and the network."
+    if isinstance(exc, discord.HTTPException) and exc.status >= 500:
+        return f"Discord answered HTTP {exc.status} at {api}: it may be having an outage; try again in a while."
+    if isinstance(exc, discord.HTTPException):
+        return (
+            f"Discord's API answered HTTP {exc.status} at {api}: check DISCORD_API_BASE_URL "
+            "(Discord's own is https://discord.com/api/v10)."
+        )
+    return f"cannot reach Discord at {api} ({type(exc).__name__}): check DISCORD_API_BASE_URL and the network."
 
 
 async def explain(interaction: discord.Interaction[Any], error: Exception) -> None:

@@ -7,6 +7,7 @@ one go. Secrets are `Secret`s: they never show in `repr`, and no error repeats a
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -19,6 +20,7 @@ from bot.money import Money
 
 T = TypeVar("T")
 
+_URL_CREDENTIALS = re.compile(r"//[^/@\s]*@")  # user:password@ in a URL, never repeated in a problem
 DEFAULT_BASE_URL = "https://gateway.pixazo.ai/z-image-turbo-834/v1"
 
 # The /imagine size choices (part of the slash command, so fixed) and the Pixazo size each asks for by default.
@@ -67,6 +69,7 @@ class Config:
     pixazo_base_url: str = DEFAULT_BASE_URL
     discord_api_base_url: str = "https://discord.com/api/v10"
     discord_gateway_url: str | None = None
+    discord_login_timeout_seconds: float = 30.0
     database_url: str = "sqlite:///data/imagine.db"
     price_per_image_usd: Money = Money(8_000)
     default_user_daily_limit_usd: Money = Money(80_000)
@@ -89,6 +92,7 @@ class Config:
     max_image_mb: float = 25.0
     auto_block_after: int = 3
     metrics_port: int | None = None
+    metrics_host: str = "0.0.0.0"  # noqa: S104 - scraped from outside the container; 127.0.0.1 outside one
     pixazo_webhook_url: str | None = None
     webhook_port: int | None = None
     webhook_secret: Secret | None = None
@@ -102,14 +106,17 @@ class Config:
         return int(self.max_image_mb * 1024 * 1024)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Config:
+    def from_env(cls, env: Mapping[str, str], *, discord: bool = True) -> Config:
+        """The settings, or `ConfigError` naming every problem. ``discord=False`` is for the commands that never
+        talk to Discord (`imagine`): DISCORD_TOKEN may be missing there."""
         reader = _Reader(env)
         values: dict[str, Any] = {
-            "discord_token": reader.secret("DISCORD_TOKEN"),
+            "discord_token": reader.secret("DISCORD_TOKEN") if discord else reader.optional_token("DISCORD_TOKEN"),
             "pixazo_api_key": reader.secret("PIXAZO_API_KEY"),
             "pixazo_base_url": reader.get("PIXAZO_BASE_URL", _http_url),
-            "discord_api_base_url": reader.get("DISCORD_API_BASE_URL", _http_url),
+            "discord_api_base_url": reader.get("DISCORD_API_BASE_URL", _url_without_credentials),
             "discord_gateway_url": reader.get("DISCORD_GATEWAY_URL", _ws_url),
+            "discord_login_timeout_seconds": reader.get("DISCORD_LOGIN_TIMEOUT_SECONDS", _number_between(0.1, 600)),
             "database_url": reader.get("DATABASE_URL", _database_url),
             "price_per_image_usd": reader.get("PRICE_PER_IMAGE_USD", _positive_money),
             "default_user_daily_limit_usd": reader.get("DEFAULT_USER_DAILY_LIMIT_USD", _money),
@@ -132,6 +139,7 @@ class Config:
             "max_image_mb": reader.get("MAX_IMAGE_MB", _number_between(0.01, 100)),
             "auto_block_after": reader.get("AUTO_BLOCK_AFTER", _int_between(0, 100)),
             "metrics_port": reader.get("METRICS_PORT", _int_between(1, 65535)),
+            "metrics_host": reader.get("METRICS_HOST", _host),
             "pixazo_webhook_url": reader.get("PIXAZO_WEBHOOK_URL", _http_url),
             "webhook_port": reader.get("WEBHOOK_PORT", _int_between(1, 65535)),
             "webhook_secret": reader.optional_secret("WEBHOOK_SECRET", min_length=16),
@@ -179,6 +187,10 @@ class _Reader:
             return None
         return Secret(value)
 
+    def optional_token(self, name: str) -> Secret | None:
+        """A secret that may be missing: empty when it is (and None, with a problem, when it is malformed)."""
+        return self.secret(name) if self._env.get(name, "").strip() else Secret("")
+
     def optional_secret(self, name: str, *, min_length: int) -> Secret | None:
         value = self._env.get(name, "").strip()
         if not value:
@@ -195,7 +207,7 @@ class _Reader:
         try:
             return parse(raw)
         except (ValueError, InvalidAmountError) as exc:
-            self.problems.append(f"{name} {exc} (got {raw!r})")
+            self.problems.append(f"{name} {exc} (got {_URL_CREDENTIALS.sub('//…@', raw)!r})")
             return None
 
 
@@ -206,10 +218,22 @@ def _http_url(raw: str) -> str:
     return raw.rstrip("/")
 
 
+def _url_without_credentials(raw: str) -> str:
+    if yarl.URL(raw).user is not None:
+        raise ValueError("must not hold a user name or password (discord.py sends the token in its own header)")
+    return _http_url(raw)
+
+
 def _ws_url(raw: str) -> str:
     url = yarl.URL(raw)
     if url.scheme not in ("ws", "wss") or not url.host:
         raise ValueError("must be a ws:// or wss:// URL")
+    return raw
+
+
+def _host(raw: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9.:\[\]-]+", raw):
+        raise ValueError("must be an address to listen on, such as 127.0.0.1 or 0.0.0.0")
     return raw
 
 

@@ -28,6 +28,13 @@ class ConfigError(Exception):
         super().__init__("Invalid configuration: " + "; ".join(problems) + ".")
 
 
+class StartupError(Exception):
+    """The process cannot start or go on: one line for the operator naming the problem and what to do.
+
+    Its text never holds a secret: it is printed as it is.
+    """
+
+
 # --- refusals the member may read ---------------------------------------------------------------
 
 

@@ -6,10 +6,12 @@ exist. 401/403 means the key is refused; any other answer means the key got thro
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
 import os
+import socket
 import sqlite3
 import time
 from pathlib import Path
@@ -17,8 +19,9 @@ from pathlib import Path
 import aiohttp
 
 from bot.config import Config, Secret
-from bot.errors import PixazoAuthError, PixazoError, PixazoTransientError
+from bot.errors import PixazoAuthError, PixazoError, PixazoTransientError, StartupError
 from bot.pixazo import PixazoClient, RetryPolicy
+from bot.startup import check_database_folder
 from bot.storage import Storage
 
 HEARTBEAT_EVERY_SECONDS = 30.0
@@ -61,12 +64,41 @@ async def check_pixazo_key(pixazo: PixazoClient) -> tuple[bool, str]:
     try:
         await pixazo.status(_CHECK_REQUEST_ID)
     except PixazoAuthError as exc:
-        return False, f"the key was refused (HTTP {exc.status})"
+        return False, f"refused: the key was refused (HTTP {exc.status}); check PIXAZO_API_KEY"
     except PixazoTransientError as exc:
-        return False, f"Pixazo could not be reached: {exc}"
+        if exc.status is None:
+            return False, f"unreachable: {exc}; check PIXAZO_BASE_URL and the network"
+        return False, f"Pixazo answered HTTP {exc.status}: it may be having an outage; try again in a while"
     except PixazoError as exc:
         return True, f"accepted (a made-up request answered HTTP {exc.status or 'with a body'}; nothing spent)"
     return True, "accepted (nothing spent)"
+
+
+async def check_discord_token(http: aiohttp.ClientSession, config: Config) -> tuple[bool, str]:
+    """Ask Discord who the token belongs to (``GET /users/@me``): free, and it changes nothing."""
+    problem = discord_token_problem(config.discord_token)
+    if problem is not None:
+        return False, f"malformed: {problem}"
+    api = config.discord_api_base_url
+    headers = {"Authorization": f"Bot {config.discord_token.reveal()}"}
+    try:
+        async with (
+            asyncio.timeout(config.discord_login_timeout_seconds),
+            http.get(f"{api}/users/@me", headers=headers) as response,
+        ):
+            if response.status == 401:
+                return False, "refused (HTTP 401): reset the token in the developer portal and update DISCORD_TOKEN"
+            if response.status != 200:
+                return False, f"Discord's API answered HTTP {response.status} at {api}: check DISCORD_API_BASE_URL"
+            me = await response.json(content_type=None)
+    except TimeoutError:
+        return False, f"unreachable: no answer within {config.discord_login_timeout_seconds:g} s from {api}"
+    except aiohttp.ClientConnectorError as exc:
+        reason = "no such host" if isinstance(exc.os_error, socket.gaierror) else exc.os_error.strerror or exc.os_error
+        return False, f"unreachable: {exc.host}:{exc.port} ({reason}); check DISCORD_API_BASE_URL and the network"
+    except (aiohttp.ClientError, ValueError) as exc:
+        return False, f"unreachable: {api} ({type(exc).__name__}); check DISCORD_API_BASE_URL and the network"
+    return True, f"accepted: logged in as {me.get('username', '?')} (id {me.get('id', '?')}); nothing changed"
 
 
 async def run_checks(config: Config, *, health_only: bool = False) -> int:
@@ -79,10 +111,13 @@ async def run_checks(config: Config, *, health_only: bool = False) -> int:
         return 0
     rows: list[tuple[str, bool, str]] = [("settings", True, f"{len(Config.variables())} settings valid")]
     try:
+        check_database_folder(config.database_path)
         storage = await Storage.open(config.database_path)
         version = await storage.schema_version()
         await storage.close()
         rows.append(("database", True, f"{config.database_path} at schema version {version}"))
+    except StartupError as exc:
+        rows.append(("database", False, str(exc)))
     except (OSError, sqlite3.Error) as exc:
         rows.append(("database", False, f"{config.database_path}: {exc}"))
     async with aiohttp.ClientSession() as http:
@@ -94,9 +129,8 @@ async def run_checks(config: Config, *, health_only: bool = False) -> int:
             retry=RetryPolicy(attempts=2, total_seconds=20),
         )
         rows.append(("pixazo key", *await check_pixazo_key(pixazo)))
-    problem = discord_token_problem(config.discord_token)
-    rows.append(("discord token", problem is None, problem or "well formed (Discord itself is asked at start)"))
+        rows.append(("discord token", *await check_discord_token(http, config)))
     width = max(len(name) for name, _, _ in rows)
     for name, ok, detail in rows:
-        print(f"{name:<{width}}  {'ok ' if ok else 'BAD'}  {detail}")
+        print(f"{name:<{width}}  {'ok ' if ok else 'BAD'}  {detail}", flush=True)
     return 0 if all(ok for _, ok, _ in rows) else 1

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 
+from bot.errors import StartupError
 from bot.money import Money
+from bot.startup import port_problem
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +32,7 @@ NO_METRICS = Metrics()
 
 
 class PrometheusMetrics(Metrics):
-    def __init__(self, port: int, host: str = "0.0.0.0") -> None:  # noqa: S104 - scraped from outside the container
+    def __init__(self, port: int, host: str) -> None:
         import prometheus_client as prom
 
         registry = prom.CollectorRegistry()
@@ -69,5 +71,12 @@ class PrometheusMetrics(Metrics):
         self._waiting.set(waiting)
 
 
-def build_metrics(port: int | None) -> Metrics:
-    return PrometheusMetrics(port) if port else Metrics()
+def build_metrics(port: int | None, host: str) -> Metrics:
+    if not port:
+        return Metrics()
+    try:
+        return PrometheusMetrics(port, host)
+    except ImportError:
+        raise StartupError("METRICS_PORT needs prometheus-client: pip install '.[metrics]', or unset it.") from None
+    except OSError as exc:
+        raise port_problem("METRICS_PORT", port, exc) from None

@@ -26,6 +26,9 @@ class ServerOverview:
     channels: list[int]  # where /imagine may be used; empty means everywhere
 
 
+_CARD_PROBLEM = "card_problem:{}"  # app_state key: why a server's last review card could not be posted
+
+
 class Servers:
     def __init__(self, storage: Storage, clock: Clock) -> None:
         self._storage = storage
@@ -91,6 +94,18 @@ class Servers:
 
     async def set_mod_channel(self, guild_id: int, channel_id: int) -> None:
         await self._update(guild_id, mod_channel_id=channel_id)
+        await self.note_card_problem(guild_id, None)  # a new channel starts with a clean slate
+
+    async def note_card_problem(self, guild_id: int, problem: str | None) -> None:
+        """Why the last review card could not be posted, for /budget show; None once a card was posted."""
+        async with self._storage.transaction() as tx:
+            key = _CARD_PROBLEM.format(guild_id)
+            if (await tx.get_state(key) or None) != problem:
+                await tx.set_state(key, problem or "")
+
+    async def card_problem(self, guild_id: int) -> str | None:
+        async with self._storage.transaction() as tx:
+            return await tx.get_state(_CARD_PROBLEM.format(guild_id)) or None
 
     async def allow_channel(self, guild_id: int, channel_id: int) -> tuple[bool, list[int]]:
         """Allow /imagine in a channel: (whether it was new, every channel allowed now)."""

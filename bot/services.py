@@ -110,7 +110,7 @@ async def open_services(
 
     Metrics are served only where asked (`run`), so `check`, `sync` and `imagine` never take the port.
     """
-    metrics = build_metrics(config.metrics_port if serve_metrics else None)
+    metrics = build_metrics(config.metrics_port if serve_metrics else None, config.metrics_host)
     # Every job at Pixazo may have a call in flight: keep a connection for each, not the default hundred.
     connector = aiohttp.TCPConnector(limit=config.max_active_jobs + 50, keepalive_timeout=60)
     async with aiohttp.ClientSession(connector=connector) as http, Storage.open(config.database_path) as storage:

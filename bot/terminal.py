@@ -48,6 +48,7 @@ class TerminalSink:
         self.stream = stream
         self.job_id: int | None = None  # the job of this run; others are an earlier run's, settled now
         self.written: list[Path] = []
+        self._line_open = False  # a progress line is on the terminal without its newline
 
     async def progress(self, job: Job, progress: Progress) -> None:
         self._line(describe(progress))
@@ -78,9 +79,21 @@ class TerminalSink:
             sentence = f"An earlier run's job {job.id} (“{job.request.prompt[:40]}”): {sentence}"
         self._line(sentence, end="\n")
 
+    def make_room(self, _: object = None) -> bool:
+        """End the progress line so that what comes next (a log record) starts a line of its own.
+
+        A logging filter: it lets every record through.
+        """
+        if self._line_open:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._line_open = False
+        return True
+
     def _line(self, text: str, end: str = "") -> None:
         if self.stream.isatty():
             self.stream.write("\r\033[K" + text + end)  # rewrite the one progress line
+            self._line_open = not end
         else:
             self.stream.write(text + "\n")
         self.stream.flush()

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from bot.config import Secret
+from bot.startup import port_problem
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,10 @@ async def serve_webhooks(app: web.Application, port: int) -> web.AppRunner:
     """Listen for Pixazo's calls on every interface (the operator publishes the port behind their URL)."""
     runner = web.AppRunner(app, access_log=None)  # the paths hold tokens: never in a log line
     await runner.setup()
-    await web.TCPSite(runner, "0.0.0.0", port).start()  # noqa: S104 - called from outside the host
+    try:
+        await web.TCPSite(runner, "0.0.0.0", port).start()  # noqa: S104 - called from outside the host
+    except OSError as exc:
+        await runner.cleanup()
+        raise port_problem("WEBHOOK_PORT", port, exc) from None
     log.info("webhook endpoint listening on port %d", port)
     return runner

@@ -43,3 +43,24 @@ def guild_of(interaction: discord.Interaction[Any]) -> int:
     if interaction.guild_id is None:
         raise app_commands.NoPrivateMessage()
     return interaction.guild_id
+
+
+# What a review card needs in the moderator channel.
+CARD_PERMISSIONS = discord.Permissions(view_channel=True, send_messages=True, embed_links=True, attach_files=True)
+
+
+def missing_permissions(guild: discord.Guild | None, channel_id: int, needed: discord.Permissions) -> list[str] | None:
+    """The permissions the bot lacks in a channel, by the names Discord shows; None when its cache cannot tell."""
+    channel = guild.get_channel(channel_id) if guild is not None else None
+    if guild is None or guild.me is None or channel is None:
+        return None
+    held = channel.permissions_for(guild.me)
+    return [permission_title(name) for name, wanted in needed if wanted and not getattr(held, name)]
+
+
+def permission_title(name: str) -> str:
+    return name.replace("_", " ").title().replace("Guild", "Server")
+
+
+def spoken_list(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

@@ -32,6 +32,9 @@ MANAGE_GUILD = 1 << 5
 ADMINISTRATOR = 1 << 3
 MODERATE_MEMBERS = 1 << 40
 MEMBER_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 31)  # view channel, send messages, use application commands
+EMBED_LINKS, ATTACH_FILES = 1 << 14, 1 << 15
+# What the bot's own role grants it: the invite's permissions (view, send, threads, embed, attach, history).
+BOT_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 38) | EMBED_LINKS | ATTACH_FILES | (1 << 16)
 
 
 @dataclass
@@ -147,6 +150,7 @@ class DiscordStandin:
         self.command_puts = 0
         self.denied_channels: set[int] = set()
         self.unreadable_channels: set[int] = set()  # the bot may post but not read back (no Read Message History)
+        self.bot_denied: dict[int, int] = {}  # channel → permission bits an overwrite takes from the bot there
         self.callback_delay = 0.0  # how long an interaction callback takes to be answered, like a real round trip
         self.identifies = 0
         self.resumes = 0
@@ -261,6 +265,10 @@ class DiscordStandin:
     ) -> None:
         """Answer the next `times` requests whose path matches `pattern` with an error."""
         self._failures.append(_Failure(method.upper(), re.compile(pattern), status, code, retry_after, times))
+
+    def deny_bot(self, channel_id: int, permissions: int) -> None:
+        """Take permissions from the bot in one channel by an overwrite, as an admin would (before it connects)."""
+        self.bot_denied[channel_id] = permissions
 
     def on_request(
         self,
@@ -696,13 +704,21 @@ class DiscordStandin:
             "guild_id": str(guild),
             "name": f"channel-{channel}",
             "position": 0,
-            "permission_overwrites": [],
+            "permission_overwrites": [
+                {"id": str(self.bot_user_id), "type": 1, "allow": "0", "deny": str(self.bot_denied[channel])}
+            ]
+            if channel in self.bot_denied
+            else [],
             "nsfw": False,
             "parent_id": None,
             "topic": None,
             "last_message_id": None,
             "rate_limit_per_user": 0,
         }
+
+    @staticmethod
+    def _bot_role(guild: int) -> int:
+        return guild + 999  # the role Discord makes for a bot when it joins a server
 
     @staticmethod
     def _role_payload(guild: int, role: int) -> dict[str, Any]:
@@ -726,9 +742,21 @@ class DiscordStandin:
             "owner_id": "1",
             "icon": None,
             "unavailable": False,
-            "roles": [self._role_payload(guild, role) for role in [guild, *self.roles.get(guild, [])]],
+            "roles": [
+                *(self._role_payload(guild, role) for role in [guild, *self.roles.get(guild, [])]),
+                {
+                    **self._role_payload(guild, self._bot_role(guild)),
+                    "permissions": str(BOT_PERMISSIONS),
+                    "managed": True,
+                },
+            ],
             "channels": [self._channel_payload(guild, channel) for channel in self.guilds[guild]],
-            "members": [],
+            "members": [
+                {
+                    **self.member(self.bot_user_id, [self._bot_role(guild)]),
+                    "user": {**self.user(self.bot_user_id, "imagine-bot"), "bot": True},
+                }
+            ],
             "member_count": 2,
             "features": [],
             "emojis": [],

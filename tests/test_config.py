@@ -121,3 +121,15 @@ def test_env_example_defaults_are_valid() -> None:
 )
 def test_database_urls_are_read_as_sqlalchemy_writes_them(url: str, path: Path) -> None:
     assert sqlite_path(url) == path
+
+
+def test_metrics_listen_where_the_operator_says() -> None:
+    assert Config.from_env(REQUIRED).metrics_host == "0.0.0.0"  # noqa: S104 - the default, for containers
+    assert Config.from_env(REQUIRED | {"METRICS_HOST": "127.0.0.1"}).metrics_host == "127.0.0.1"
+    with pytest.raises(ConfigError, match="METRICS_HOST"):
+        Config.from_env(REQUIRED | {"METRICS_HOST": "http://0.0.0.0"})
+
+
+def test_env_example_leaves_the_database_to_the_default() -> None:
+    example = (ROOT / ".env.example").read_text()
+    assert "\nDATABASE_URL=\n" in example  # so `docker run --env-file .env` keeps the image's /data

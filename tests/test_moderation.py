@@ -180,3 +180,15 @@ async def test_report_presses_make_one_report_per_image_and_say_when_it_was_revi
     async with harness.storage.transaction() as tx:
         assert len(await tx.moderation.reports(GUILD)) == 1
     assert harness.standin.visible(MOD_CHANNEL) == [card]
+
+
+async def test_review_is_shown_by_default_to_everyone_the_bot_treats_as_a_moderator(harness: Harness) -> None:
+    (review,) = [command for command in harness.standin.commands if command["name"] == "review"]
+    required = review.get("default_member_permissions")
+
+    def shown_to(permissions: int) -> bool:  # Discord shows a command to members holding every required bit
+        return required is None or permissions & int(required) == int(required)
+
+    assert shown_to(MEMBER_PERMISSIONS | MODERATE_MEMBERS) and shown_to(MEMBER_PERMISSIONS | MANAGE_GUILD)
+    refused = await harness.slash("review pending", permissions=MEMBER_PERMISSIONS)
+    assert "You need the Moderate Members permission" in (await harness.answer(refused)).content

@@ -43,7 +43,7 @@ def base_env(tmp_path: Path, sim_url: str = "http://127.0.0.1:9/v1") -> dict[str
         "DISCORD_TOKEN": DISCORD_TOKEN,
         "PIXAZO_API_KEY": TEST_KEY,
         "PIXAZO_BASE_URL": sim_url,
-        "DATABASE_URL": f"sqlite:///{tmp_path}/data/imagine.db",
+        "DATABASE_URL": "sqlite:///data/imagine.db",  # the default, in the working folder the test gives
         "LOG_LEVEL": "INFO",
     }
 
@@ -117,8 +117,13 @@ def test_the_dockerfile_install_steps_work_in_a_fresh_virtual_environment(tmp_pa
 
 async def test_check_reports_a_good_setup_and_spends_nothing(tmp_path: Path, serve: Serve) -> None:
     simulator = Simulator(SimulatorSettings(api_key=TEST_KEY))
-    env = base_env(tmp_path, await serve(simulator.app) + BASE_PATH)
-    result = await asyncio.to_thread(run_bot, "check", env=env, cwd=tmp_path)
+    standin = DiscordStandin(token=DISCORD_TOKEN, guilds={GUILD: []})
+    await standin.start()
+    env = base_env(tmp_path, await serve(simulator.app) + BASE_PATH) | {"DISCORD_API_BASE_URL": standin.api_base}
+    try:
+        result = await asyncio.to_thread(run_bot, "check", env=env, cwd=tmp_path)
+    finally:
+        await standin.close()
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r"pixazo key\s+ok", result.stdout) and re.search(r"database\s+ok", result.stdout)
     assert simulator.count(Endpoint.SUBMIT) == 0 and TEST_KEY not in result.stdout + result.stderr
@@ -129,7 +134,7 @@ async def test_check_names_a_bad_key_and_a_malformed_token(tmp_path: Path, serve
     env = base_env(tmp_path, await serve(simulator.app) + BASE_PATH) | {"DISCORD_TOKEN": "not-a-token"}
     result = await asyncio.to_thread(run_bot, "check", env=env, cwd=tmp_path)
     assert result.returncode == 1
-    assert re.search(r"pixazo key\s+BAD\s+the key was refused \(HTTP 401\)", result.stdout)
+    assert re.search(r"pixazo key\s+BAD\s+refused: the key was refused \(HTTP 401\)", result.stdout)
     assert re.search(r"discord token\s+BAD", result.stdout) and "not-a-token" not in result.stdout
 
 

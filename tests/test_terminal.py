@@ -16,7 +16,7 @@ import pytest
 
 from bot.models import Delivery, FailureKind, Job, JobRequest, JobState, ReservationState
 from bot.money import Money
-from bot.simulator import BASE_PATH, Endpoint, Simulator, SimulatorSettings
+from bot.simulator import BASE_PATH, Endpoint, Fault, FaultKind, Simulator, SimulatorSettings
 from bot.storage import Storage
 from tests.conftest import TEST_KEY, Serve
 from tests.harness import DISCORD_TOKEN
@@ -167,3 +167,65 @@ async def test_a_killed_run_is_settled_by_the_next_and_the_bots_jobs_are_left_al
     assert charged == 2 * PRICE and reserved == PRICE  # the doomed one was at Pixazo: charged; the bot's stays
     asked = [r.body.get("request_id") for r in fast.requests if isinstance(r.body, dict)]
     assert "elsewhere" not in asked  # the bot's job was never polled by the terminal
+
+
+async def run_on_a_terminal(tmp_path: Path, sim_url: str, *args: str, env: dict[str, str]) -> tuple[int, str]:
+    """Run `imagine` with stderr on a pseudo-terminal, as an operator's shell would; return what it showed."""
+    import pty
+
+    controller, terminal = pty.openpty()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "imagine", *args,
+        env=environment(tmp_path, sim_url) | env, cwd=tmp_path, stderr=terminal, stdout=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    os.close(terminal)
+    shown = bytearray()
+
+    def read_all() -> None:
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # the process has gone and closed its end
+                return
+            if not chunk:
+                return
+            shown.extend(chunk)
+
+    await asyncio.gather(asyncio.to_thread(read_all), process.wait())
+    os.close(controller)
+    assert process.returncode is not None
+    return process.returncode, shown.decode()
+
+
+async def test_on_a_terminal_progress_is_one_line_that_rewrites_itself(
+    tmp_path: Path, sim_url: str, simulator: Simulator
+) -> None:
+    simulator.add_backlog(8)
+    code, shown = await run_on_a_terminal(tmp_path, sim_url, "a fox", "-o", "fox.png", env={"LOG_LEVEL": ""})
+    assert code == 0, shown
+    lines = shown.replace("\r\n", "\n").split("\n")
+    assert [line for line in lines if line.strip()] == [lines[0]], shown  # one line, rewritten with \r
+    assert lines[0].count("\r\x1b[K") >= 3 and "Queued" in lines[0] and "Saved fox.png" in lines[0]
+
+
+async def test_the_env_example_leaves_the_terminal_command_quiet(tmp_path: Path, sim_url: str) -> None:
+    (tmp_path / ".env").write_text((ROOT / ".env.example").read_text())  # the quick start's cp .env.example .env
+    env = {key: value for key, value in environment(tmp_path, sim_url).items() if key != "LOG_LEVEL"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "imagine", "a fox", "-o", "fox.png",
+        env=env, cwd=tmp_path, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, stderr.decode()
+    assert "INFO" not in stderr.decode() and "Saved fox.png" in stderr.decode()
+
+
+async def test_on_a_terminal_a_warning_starts_a_line_of_its_own(
+    tmp_path: Path, sim_url: str, simulator: Simulator
+) -> None:
+    simulator.add_backlog(4)
+    simulator.inject(Endpoint.RESULT, Fault(FaultKind.STATUS, status=500))  # retried, with a warning
+    code, shown = await run_on_a_terminal(tmp_path, sim_url, "a fox", "-o", "fox.png", env={"LOG_LEVEL": ""})
+    assert code == 0, shown
+    (warning,) = [line for line in shown.replace("\r\n", "\n").split("\n") if "WARNING" in line]
+    assert "Sending" not in warning and "Queued" not in warning, shown  # not glued to the progress line

@@ -13,6 +13,7 @@ from bot.simulator.models import (
     ResultForm,
     SimJob,
     SimulatorSettings,
+    StandingFault,
 )
 
 __all__ = [
@@ -28,4 +29,5 @@ __all__ = [
     "SimJob",
     "Simulator",
     "SimulatorSettings",
+    "StandingFault",
 ]

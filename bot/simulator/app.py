@@ -12,9 +12,9 @@ import asyncio
 import bisect
 import heapq
 import logging
+import random
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +23,7 @@ from aiohttp import web
 
 from bot.imaging import gradient_png
 from bot.simulator.answers import completed, drop, error, validate
+from bot.simulator.faults import Faults, answer
 from bot.simulator.models import (
     BASE_PATH,
     IMAGE_SIZES,
@@ -47,7 +48,7 @@ class Simulator:
         self.requests: list[RecordedRequest] = []
         self.jobs: dict[str, SimJob] = {}
         self.positions: dict[str, list[int]] = {}  # every queue position reported, per request
-        self._faults: dict[Endpoint, deque[Fault]] = {endpoint: deque() for endpoint in Endpoint}
+        self._faults = Faults(self.settings.standing_faults, random.Random(self.settings.seed))
         self._order: list[SimJob | None] = []  # None for backlog jobs that are not anyone's here
         self._starts: list[float] = []
         now = clock()
@@ -71,7 +72,7 @@ class Simulator:
 
     def inject(self, endpoint: Endpoint, fault: Fault, times: int = 1) -> None:
         """Make the next `times` calls to `endpoint` misbehave as `fault` says."""
-        self._faults[endpoint].extend([fault] * times)
+        self._faults.inject(endpoint, fault, times)
 
     def add_backlog(self, jobs: int) -> None:
         """Queue `jobs` of other customers' work now, ahead of whatever comes next."""
@@ -79,8 +80,7 @@ class Simulator:
             self._schedule(None)
 
     def clear_faults(self) -> None:
-        for queue in self._faults.values():
-            queue.clear()
+        self._faults.clear()
 
     def finished_at(self, request_id: str) -> float:
         """When the job finished (or will), on the simulator's clock."""
@@ -122,7 +122,7 @@ class Simulator:
         self._record(Endpoint.SUBMIT, request, body)
         if (denied := self._authorise(request)) is not None:
             return denied
-        fault = await self._take_fault(Endpoint.SUBMIT, request)
+        fault = await self._take_fault(Endpoint.SUBMIT)
         if isinstance(fault, web.StreamResponse):
             return fault
         problem = validate(body)
@@ -171,7 +171,7 @@ class Simulator:
     async def _result(self, request: web.Request, request_id: str | None, *, polling: bool) -> web.StreamResponse:
         if (denied := self._authorise(request)) is not None:
             return denied
-        fault = await self._take_fault(Endpoint.RESULT, request)
+        fault = await self._take_fault(Endpoint.RESULT)
         if isinstance(fault, web.StreamResponse):
             return fault
         if fault is not None and fault.kind is FaultKind.DROP:
@@ -219,7 +219,7 @@ class Simulator:
 
     async def _image(self, request: web.Request) -> web.StreamResponse:
         self._record(Endpoint.IMAGE, request, None)
-        fault = await self._take_fault(Endpoint.IMAGE, request)
+        fault = await self._take_fault(Endpoint.IMAGE)
         if isinstance(fault, web.StreamResponse):
             return fault
         if fault is not None and fault.kind is FaultKind.DROP:
@@ -281,24 +281,8 @@ class Simulator:
             return error(401, "Invalid or missing authentication")
         return None
 
-    async def _take_fault(self, endpoint: Endpoint, request: web.Request) -> Fault | web.StreamResponse | None:
-        """Pop the next fault for `endpoint`; answer it here when it is just a status or a body."""
-        queue = self._faults[endpoint]
-        if not queue:
-            return None
-        fault = queue.popleft()
-        if fault.kind is FaultKind.SLOW:
-            await asyncio.sleep(fault.delay)
-            return None
-        if fault.kind is FaultKind.STATUS:
-            headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else None
-            messages = {402: "Insufficient Balance", 429: "Rate limit exceeded, please retry later"}
-            return error(fault.status, messages.get(fault.status, f"Simulated error {fault.status}"), headers=headers)
-        if fault.kind is FaultKind.MALFORMED_JSON:
-            return web.Response(text='{"status": "COMPL', content_type="application/json")
-        if fault.kind is FaultKind.MISSING_FIELDS:
-            return web.json_response({"unexpected": True})
-        return fault
+    async def _take_fault(self, endpoint: Endpoint) -> Fault | web.StreamResponse | None:
+        return await answer(self._faults.next(endpoint))
 
     async def _json_body(self, request: web.Request) -> Any:
         try:

@@ -54,6 +54,15 @@ class Fault:
 
 
 @dataclass(frozen=True, slots=True)
+class StandingFault:
+    """A fault that hits `rate` of the calls to `endpoints` for as long as the simulator runs."""
+
+    fault: Fault
+    endpoints: tuple[Endpoint, ...]
+    rate: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
 class SimulatorSettings:
     api_key: str | None = None  # None accepts any non-empty key; a missing key is always 401
     result_form: ResultForm = ResultForm.SEED
@@ -65,6 +74,8 @@ class SimulatorSettings:
     webhook_delay: float = 0.0  # seconds after the job ends
     webhook_copies: int = 1  # how many times each call is made (2: every call duplicated)
     webhook_drop: bool = False  # make no calls at all, as if they were lost on the way
+    standing_faults: tuple[StandingFault, ...] = ()  # on top of the faults a test injects for the next calls
+    seed: int | None = None  # for which calls a standing fault's rate picks; None: different each run
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.aio import to_the_end
+from bot.errors import StartupError
 from bot.storage.convert import fetch_one
 from bot.storage.guilds import GuildsTable
 from bot.storage.jobs import JobsTable
@@ -30,6 +31,7 @@ __all__ = ["Opening", "Storage", "Tx"]
 
 log = logging.getLogger(__name__)
 BUSY_TIMEOUT_MS = 10_000
+_SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 class Tx:
@@ -92,8 +94,8 @@ class Storage:
 
     @classmethod
     async def _connect(cls, path: Path, migrations: Sequence[Sequence[str]]) -> Storage:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        raw = await asyncio.to_thread(_connect, path)
+        _make_folder(path)
+        raw = await asyncio.to_thread(_connect, path, len(migrations))
         try:
             storage = cls(raw, path)
             await storage._migrate(migrations)
@@ -162,16 +164,66 @@ class Storage:
             log.info("database %s: applied migration %d", self.path, number)
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    """Open the file with the settings every connection needs (in a thread: WAL may wait for a lock)."""
-    raw = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
+def _make_folder(path: Path) -> None:
+    if path.is_dir():
+        raise StartupError(f"{path} is a folder, not a database file: point DATABASE_URL at a file in it.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StartupError(
+            f"the folder {path.parent} for the database cannot be created ({exc.strerror or exc}): "
+            "fix DATABASE_URL or the folder."
+        ) from None
+
+
+def _connect(path: Path, known_version: int) -> sqlite3.Connection:
+    """Open the file with the settings every connection needs (in a thread: WAL may wait for a lock).
+
+    A file that is not this bot's database, or is a newer version's, is refused before anything is written.
+    """
+    _check_header(path)
+    try:
+        raw = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
+    except sqlite3.Error as exc:
+        raise StartupError(f"the database {path} cannot be opened ({exc}): check DATABASE_URL.") from None
     try:
         raw.row_factory = sqlite3.Row  # columns by name
         raw.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        _check_schema(raw, path, known_version)
         raw.execute("PRAGMA journal_mode = WAL")
         raw.execute("PRAGMA foreign_keys = ON")
         raw.execute("PRAGMA synchronous = NORMAL")
+    except sqlite3.DatabaseError as exc:
+        raw.close()
+        raise StartupError(f"the database {path} cannot be used ({exc}): check DATABASE_URL.") from None
     except BaseException:
         raw.close()
         raise
     return raw
+
+
+def _check_header(path: Path) -> None:
+    try:
+        with path.open("rb") as file:
+            header = file.read(len(_SQLITE_HEADER))
+    except FileNotFoundError:
+        return  # a new database
+    except OSError as exc:
+        raise StartupError(f"the database {path} cannot be read ({exc.strerror or exc}): check DATABASE_URL.") from None
+    if header and header != _SQLITE_HEADER:
+        raise _not_ours(path)
+
+
+def _check_schema(raw: sqlite3.Connection, path: Path, known_version: int) -> None:
+    version = int(raw.execute("PRAGMA user_version").fetchone()[0])
+    if version > known_version:
+        raise StartupError(
+            f"the database {path} was written by a newer imagine-bot (schema version {version}; this one knows "
+            f"up to {known_version}): upgrade imagine-bot, or point DATABASE_URL at another file."
+        )
+    if version == 0 and raw.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone() is not None:
+        raise _not_ours(path)  # another program's tables: never add ours beside them
+
+
+def _not_ours(path: Path) -> StartupError:
+    return StartupError(f"{path} is not an imagine-bot database; point DATABASE_URL at another file.")

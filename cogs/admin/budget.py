@@ -66,12 +66,14 @@ class Budget(commands.GroupCog, group_name="budget", group_description="Daily im
         where = _listing([f"<#{c}>" for c in overview.channels], "every channel")
         embed.add_field(name="/imagine", value=f"{state}, in {where}", inline=False)
         embed.add_field(name="Safety failures", value="charged" if settings.safety_charged else "not charged")
-        embed.add_field(
-            name="Moderator channel",
-            value=f"<#{settings.mod_channel_id}>"
+        moderators = (
+            f"<#{settings.mod_channel_id}>"
             if settings.mod_channel_id
-            else "not set: reports wait in /review pending; set one with /settings mod-channel",
+            else "not set: reports wait in /review pending; set one with /settings mod-channel"
         )
+        if settings.mod_channel_id and (problem := await self.servers.card_problem(guild_id)):
+            moderators += f"\n⚠️ {problem}: check the bot's permissions there; reports wait in /review pending"
+        embed.add_field(name="Moderator channel", value=moderators[:1024])
         await reply_privately(interaction, embed=embed)
 
     @app_commands.command(

@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from bot.bot import reply_privately
 from bot.servers import MAX_TERM_CHARS
-from cogs.checks import guild_of, require_admin
+from cogs.checks import CARD_PERMISSIONS, guild_of, missing_permissions, require_admin, spoken_list
 
 if TYPE_CHECKING:
     from bot.bot import ImagineBot
@@ -35,10 +35,17 @@ class Settings(commands.GroupCog, group_name="settings", group_description="How 
     @app_commands.command(name="mod-channel", description="Where safety reports are posted for moderators")
     async def mod_channel(self, interaction: discord.Interaction[ImagineBot], channel: discord.TextChannel) -> None:
         await self.servers.set_mod_channel(guild_of(interaction), channel.id)
-        await reply_privately(
-            interaction,
-            f"Safety reports will be posted in {channel.mention}. Make sure the bot may send messages there.",
-        )
+        missing = missing_permissions(interaction.guild, channel.id, CARD_PERMISSIONS)
+        if missing is None:
+            after = " Make sure the bot may send messages, embed links and attach files there."
+        elif missing:
+            after = (
+                f" The bot lacks {spoken_list(missing)} there: until it has them, cards cannot be posted and "
+                "reports wait in /review pending."
+            )
+        else:
+            after = " The bot may post cards there."
+        await reply_privately(interaction, f"Safety reports will be posted in {channel.mention}.{after}")
 
     @app_commands.command(name="timezone", description="The time zone whose midnight starts a new budget day")
     @app_commands.describe(zone="An IANA time zone, like Europe/Berlin")

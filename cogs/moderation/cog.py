@@ -22,8 +22,9 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 5
 
 
+# No default_permissions: Discord shows a command only to members holding *every* bit it names, so no value
+# reaches both Moderate Members and Manage Server holders. Everyone sees /review; the bot lets moderators in.
 @app_commands.guild_only()
-@app_commands.default_permissions(moderate_members=True)
 class Review(commands.GroupCog, group_name="review", group_description="Review safety reports and blocks"):
     def __init__(self, bot: ImagineBot) -> None:
         self.bot = bot
@@ -50,11 +51,16 @@ class Review(commands.GroupCog, group_name="review", group_description="Review s
             message = await (channel.send(embed=embed, view=view) if view else channel.send(embed=embed))
         except discord.HTTPException as exc:
             log.warning("report %s: no card in the moderator channel (%s); it waits in /review pending", report.id, exc)
+            problem = (
+                f"the card of {discord_time(report.created_at)} could not be posted there ({exc.text or exc.status})"
+            )
+            await self.bot.servers.note_card_problem(report.guild_id, problem)
             return
         finally:
             if view is not None:
                 view.stop()
         await self.moderation.set_card(report.id, channel_id, message.id)
+        await self.bot.servers.note_card_problem(report.guild_id, None)
 
     # --- /review --------------------------------------------------------------------------------
 
