@@ -6,15 +6,13 @@ one go. Secrets are `Secret`s: they never show in `repr`, and no error repeats a
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yarl
-
+from bot import setting_values as parsers
 from bot.errors import ConfigError, InvalidAmountError
 from bot.money import Money
 
@@ -113,35 +111,39 @@ class Config:
         values: dict[str, Any] = {
             "discord_token": reader.secret("DISCORD_TOKEN") if discord else reader.optional_token("DISCORD_TOKEN"),
             "pixazo_api_key": reader.secret("PIXAZO_API_KEY"),
-            "pixazo_base_url": reader.get("PIXAZO_BASE_URL", _http_url),
-            "discord_api_base_url": reader.get("DISCORD_API_BASE_URL", _url_without_credentials),
-            "discord_gateway_url": reader.get("DISCORD_GATEWAY_URL", _ws_url),
-            "discord_login_timeout_seconds": reader.get("DISCORD_LOGIN_TIMEOUT_SECONDS", _number_between(0.1, 600)),
+            "pixazo_base_url": reader.get("PIXAZO_BASE_URL", parsers.http_url),
+            "discord_api_base_url": reader.get("DISCORD_API_BASE_URL", parsers.url_without_credentials),
+            "discord_gateway_url": reader.get("DISCORD_GATEWAY_URL", parsers.ws_url),
+            "discord_login_timeout_seconds": reader.get(
+                "DISCORD_LOGIN_TIMEOUT_SECONDS", parsers.number_between(0.1, 600)
+            ),
             "database_url": reader.get("DATABASE_URL", _database_url),
-            "price_per_image_usd": reader.get("PRICE_PER_IMAGE_USD", _positive_money),
-            "default_user_daily_limit_usd": reader.get("DEFAULT_USER_DAILY_LIMIT_USD", _money),
-            "default_guild_daily_limit_usd": reader.get("DEFAULT_GUILD_DAILY_LIMIT_USD", _money),
-            "global_daily_budget_usd": reader.get("GLOBAL_DAILY_BUDGET_USD", _money),
-            "log_level": reader.get("LOG_LEVEL", _log_level),
-            "log_format": reader.get("LOG_FORMAT", _choice("text", "json")),
+            "price_per_image_usd": reader.get("PRICE_PER_IMAGE_USD", parsers.positive_money),
+            "default_user_daily_limit_usd": reader.get("DEFAULT_USER_DAILY_LIMIT_USD", parsers.money),
+            "default_guild_daily_limit_usd": reader.get("DEFAULT_GUILD_DAILY_LIMIT_USD", parsers.money),
+            "global_daily_budget_usd": reader.get("GLOBAL_DAILY_BUDGET_USD", parsers.money),
+            "log_level": reader.get("LOG_LEVEL", parsers.log_level),
+            "log_format": reader.get("LOG_FORMAT", parsers.choice("text", "json")),
             "image_sizes": reader.get("IMAGE_SIZES", _size_map),
-            "pixazo_output_format": reader.get("PIXAZO_OUTPUT_FORMAT", _choice("png", "jpeg", "webp")),
-            "pixazo_inference_steps": reader.get("PIXAZO_INFERENCE_STEPS", _int_between(1, 50)),
-            "pixazo_timeout_seconds": reader.get("PIXAZO_TIMEOUT_SECONDS", _number_between(1, 300)),
-            "member_max_jobs": reader.get("MEMBER_MAX_JOBS", _int_between(1, 20)),
-            "member_queue_size": reader.get("MEMBER_QUEUE_SIZE", _int_between(0, 20)),
-            "max_active_jobs": reader.get("MAX_ACTIVE_JOBS", _int_between(1, 10_000)),
-            "pixazo_max_requests_per_second": reader.get("PIXAZO_MAX_REQUESTS_PER_SECOND", _number_between(1, 10_000)),
-            "job_timeout_minutes": reader.get("JOB_TIMEOUT_MINUTES", _number_between(0.05, 24 * 60)),
-            "queue_timeout_minutes": reader.get("QUEUE_TIMEOUT_MINUTES", _number_between(0.05, 24 * 60)),
-            "poll_min_seconds": reader.get("POLL_MIN_SECONDS", _number_between(0.05, 60)),
-            "poll_max_seconds": reader.get("POLL_MAX_SECONDS", _number_between(0.05, 300)),
-            "max_image_mb": reader.get("MAX_IMAGE_MB", _number_between(0.01, 100)),
-            "auto_block_after": reader.get("AUTO_BLOCK_AFTER", _int_between(0, 100)),
-            "metrics_port": reader.get("METRICS_PORT", _int_between(1, 65535)),
-            "metrics_host": reader.get("METRICS_HOST", _host),
-            "pixazo_webhook_url": reader.get("PIXAZO_WEBHOOK_URL", _http_url),
-            "webhook_port": reader.get("WEBHOOK_PORT", _int_between(1, 65535)),
+            "pixazo_output_format": reader.get("PIXAZO_OUTPUT_FORMAT", parsers.choice("png", "jpeg", "webp")),
+            "pixazo_inference_steps": reader.get("PIXAZO_INFERENCE_STEPS", parsers.int_between(1, 50)),
+            "pixazo_timeout_seconds": reader.get("PIXAZO_TIMEOUT_SECONDS", parsers.number_between(1, 300)),
+            "member_max_jobs": reader.get("MEMBER_MAX_JOBS", parsers.int_between(1, 20)),
+            "member_queue_size": reader.get("MEMBER_QUEUE_SIZE", parsers.int_between(0, 20)),
+            "max_active_jobs": reader.get("MAX_ACTIVE_JOBS", parsers.int_between(1, 10_000)),
+            "pixazo_max_requests_per_second": reader.get(
+                "PIXAZO_MAX_REQUESTS_PER_SECOND", parsers.number_between(1, 10_000)
+            ),
+            "job_timeout_minutes": reader.get("JOB_TIMEOUT_MINUTES", parsers.number_between(0.05, 24 * 60)),
+            "queue_timeout_minutes": reader.get("QUEUE_TIMEOUT_MINUTES", parsers.number_between(0.05, 24 * 60)),
+            "poll_min_seconds": reader.get("POLL_MIN_SECONDS", parsers.number_between(0.05, 60)),
+            "poll_max_seconds": reader.get("POLL_MAX_SECONDS", parsers.number_between(0.05, 300)),
+            "max_image_mb": reader.get("MAX_IMAGE_MB", parsers.number_between(0.01, 100)),
+            "auto_block_after": reader.get("AUTO_BLOCK_AFTER", parsers.int_between(0, 100)),
+            "metrics_port": reader.get("METRICS_PORT", parsers.int_between(1, 65535)),
+            "metrics_host": reader.get("METRICS_HOST", parsers.host),
+            "pixazo_webhook_url": reader.get("PIXAZO_WEBHOOK_URL", parsers.http_url),
+            "webhook_port": reader.get("WEBHOOK_PORT", parsers.int_between(1, 65535)),
             "webhook_secret": reader.optional_secret("WEBHOOK_SECRET", min_length=16),
         }
         if reader.problems:
@@ -211,91 +213,9 @@ class _Reader:
             return None
 
 
-def _http_url(raw: str) -> str:
-    url = yarl.URL(raw)
-    if url.scheme not in ("http", "https") or not url.host:
-        raise ValueError("must be an http:// or https:// URL")
-    return raw.rstrip("/")
-
-
-def _url_without_credentials(raw: str) -> str:
-    if yarl.URL(raw).user is not None:
-        raise ValueError("must not hold a user name or password (discord.py sends the token in its own header)")
-    return _http_url(raw)
-
-
-def _ws_url(raw: str) -> str:
-    url = yarl.URL(raw)
-    if url.scheme not in ("ws", "wss") or not url.host:
-        raise ValueError("must be a ws:// or wss:// URL")
-    return raw
-
-
-def _host(raw: str) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9.:\[\]-]+", raw):
-        raise ValueError("must be an address to listen on, such as 127.0.0.1 or 0.0.0.0")
-    return raw
-
-
 def _database_url(raw: str) -> str:
     sqlite_path(raw)
     return raw
-
-
-def _money(raw: str) -> Money:
-    try:
-        return Money.parse(raw)
-    except InvalidAmountError as exc:
-        raise ValueError(f"must be a dollar amount such as 0.08: {str(exc).rstrip('.')}") from None
-
-
-def _positive_money(raw: str) -> Money:
-    amount = _money(raw)
-    if not amount:
-        raise ValueError("must be more than zero")
-    return amount
-
-
-def _log_level(raw: str) -> str:
-    level = raw.upper()
-    if level not in logging.getLevelNamesMapping():
-        raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
-    return level
-
-
-def _choice(*options: str) -> Callable[[str], str]:
-    def parse(raw: str) -> str:
-        if raw.lower() not in options:
-            raise ValueError("must be one of " + ", ".join(options))
-        return raw.lower()
-
-    return parse
-
-
-def _int_between(low: int, high: int) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ValueError("must be a whole number") from None
-        if not low <= value <= high:
-            raise ValueError(f"must be between {low} and {high}")
-        return value
-
-    return parse
-
-
-def _number_between(low: float, high: float) -> Callable[[str], float]:
-    def parse(raw: str) -> float:
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ValueError("must be a number") from None
-        if not low <= value <= high:
-            raise ValueError(f"must be between {low:g} and {high:g}")
-        return value
-
-    return parse
 
 
 def _size_map(raw: str) -> dict[str, str]:
