@@ -5,7 +5,8 @@ most of them. So a change of stage is shown at once, except the brief ones (send
 which are shown only if they last; the first place a job is known at, at once; a new place in the same
 stage only when it moved by a quarter, or into the last three, and not sooner than five seconds after the
 last edit. A state the job should leave within a couple of seconds waits until a second past that: shown
-now, it would make the result that follows wait out the one-second gap. The estimate of when a job starts
+now, it would make the result that follows wait out the one-second gap (a render not yet timed is taken to
+last about a second, as Pixazo's renders do). The estimate of when a job starts
 is a Discord timestamp that counts down by itself, so it needs no edits of its own.
 """
 
@@ -18,6 +19,7 @@ SAME_STAGE_GAP = 5.0  # seconds between two edits that only move a place in the 
 BRIEF_HOLD = 1.0  # a brief stage is shown only if it is still the newest after this long
 SOON = MIN_EDIT_GAP + BRIEF_HOLD  # seconds: a job expected to be done within this is not worth an edit yet
 BRIEF = frozenset({Stage.SUBMITTING, Stage.RENDERING, Stage.DELIVERING})
+TYPICAL_RENDER = 1.0  # seconds: Pixazo renders in about a second once a job starts, until renders are timed
 
 
 def when_to_show(shown: Progress | None, edited_at: float, new: Progress, now: float) -> float | None:
@@ -33,8 +35,11 @@ def when_to_show(shown: Progress | None, edited_at: float, new: Progress, now: f
         at = edited_at + SAME_STAGE_GAP
     else:
         return None
-    if new.ends_in is not None and new.ends_in < SOON:
-        at = max(at, now + new.ends_in + BRIEF_HOLD)  # shown only if the result is late
+    ends_in = new.ends_in
+    if ends_in is None and new.stage is Stage.RENDERING:
+        ends_in = TYPICAL_RENDER  # no render timed yet
+    if ends_in is not None and ends_in < SOON:
+        at = max(at, now + ends_in + BRIEF_HOLD)  # shown only if the result is late
     return max(at, edited_at + MIN_EDIT_GAP)
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from bot.jobs import JobMessages
 from bot.models import Job
-from bot.pacing import BRIEF_HOLD, MIN_EDIT_GAP, SAME_STAGE_GAP, when_to_show
+from bot.pacing import BRIEF_HOLD, MIN_EDIT_GAP, SAME_STAGE_GAP, TYPICAL_RENDER, when_to_show
 from bot.pixazo import DownloadedImage
 from bot.progress import Progress, Stage
 from bot.simulator import SimulatorSettings
@@ -33,7 +33,13 @@ def queued(position: int | None = None) -> Progress:
 
 def test_a_new_stage_is_shown_at_once_and_a_brief_one_only_if_it_lasts() -> None:
     assert when_to_show(None, -1e9, queued(), NOW) == NOW
-    assert when_to_show(queued(4), NOW - 10, Progress(Stage.RENDERING), NOW) == NOW + BRIEF_HOLD
+    assert when_to_show(queued(4), NOW - 10, Progress(Stage.RENDERING, ends_in=10.0), NOW) == NOW + BRIEF_HOLD
+
+
+def test_a_render_not_timed_yet_is_held_as_one_about_a_second_long() -> None:
+    """Seen with a backlog of 160 ahead: the first jobs to render, before any render was timed, showed
+    "Rendering" a second after it began, just as the image arrived, which then waited out the gap."""
+    assert when_to_show(queued(4), NOW - 10, Progress(Stage.RENDERING), NOW) == NOW + TYPICAL_RENDER + BRIEF_HOLD
 
 
 def test_no_edit_comes_within_a_second_of_the_last_whatever_it_shows() -> None:

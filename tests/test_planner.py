@@ -120,8 +120,28 @@ def test_a_probe_keeps_watching_a_long_queue_until_a_render_has_been_timed() -> 
     model.queued(1, 160, now=1.0)
     model.queued(1, 152, now=1.5)  # one step of eight in a second: it looks like 8 places in 1 s of watching
     assert model.render is None
-    assert model.next_poll(1, now=1.5) == MIN
-    assert model.worth_asking(1, now=2.0)
+    wait = model.next_poll(1, now=1.5)
+    assert wait < 3.0  # it keeps asking: at a gap of its own while the speed is this young
+    assert model.worth_asking(1, now=1.5 + wait)
+
+
+def test_probes_far_from_the_front_sample_the_queue_at_spread_gaps_until_its_speed_is_trusted() -> None:
+    """Seen with a backlog of 160 ahead: sixteen probes asked every half second for the three seconds it
+    takes to trust the speed, six calls each, half a call per job of the whole run."""
+    model = QueueModel(MIN, MAX)
+    probes = range(1, 17)
+    for job in probes:
+        model.submitted(job, now=0.0)
+    for job in probes:
+        model.queued(job, 160 + job, now=0.5)
+    for job in probes:
+        model.queued(job, 152 + job, now=1.5)
+    waits = {round(model.next_poll(job, now=1.5), 2) for job in probes}
+    assert min(waits) > MIN - 0.5 and len(waits) > 8  # spread over many moments, not all at the minimum
+    assert sum(1 for wait in waits if wait > MIN) >= 8
+    for job in probes:
+        model.queued(job, 136 + job, now=3.5)
+    assert all(model.next_poll(job, now=3.5) > 10.0 for job in probes)  # trusted: asleep until the front
 
 
 def test_untaught_jobs_spread_their_calls_so_a_stepping_queue_is_sampled_at_many_moments() -> None:
@@ -175,3 +195,35 @@ def test_renders_that_start_the_moment_they_are_sent_are_not_timed_short() -> No
         model.done(job, now=t)
     assert model.render is not None
     assert render - 0.05 <= model.render <= render + MIN
+
+
+def test_a_render_timed_long_by_polls_in_step_with_the_queue_is_corrected_by_the_watchers() -> None:
+    """Seen with a backlog of 160 ahead: renders start in steps a second apart, and the probes, asked every
+    half second in step with them, each bounded a 1 s render by 1.5 s; the watchers that came after, seen
+    waiting and then rendering but asked next when done, timed nothing, and every job was asked half a
+    second late for the rest of the run."""
+    model = QueueModel(MIN, MAX)
+    model.submitted(100, now=-30.0)
+    model.queued(100, 200, now=-30.0)
+    model.queued(100, 40, now=-10.0)  # 8 places a second
+    for job in range(1, 9):  # in step: waiting 0.42 s before its start, done seen 0.1 s after its end
+        start = float(job)
+        model.submitted(job, now=start - 5.0)
+        model.queued(job, 1, now=start - 0.42)
+        model.rendering(job, now=start + 0.08)
+        model.rendering(job, now=start + 0.58)
+        model.done(job, now=start + 1.1)
+    assert model.render == pytest.approx(1.52)
+    for job in range(10, 30):  # watchers, seen waiting at moments that fall differently against the steps
+        start = float(job)
+        waiting = start - 0.05 - 0.4 * ((job * 0.618) % 1.0)
+        model.submitted(job, now=start - 5.0)
+        model.queued(job, 1, now=waiting)
+        seen = waiting + MIN
+        model.rendering(job, now=seen)
+        asked = seen + model.next_poll(job, now=seen, rendering=True)
+        while asked < start + 1.0:  # still rendering
+            model.rendering(job, now=asked)
+            asked += model.next_poll(job, now=asked, rendering=True)
+        model.done(job, now=asked)
+    assert model.render is not None and model.render < 1.4  # from 1.52, and the probes are not asked again

@@ -27,7 +27,14 @@ render is seldom seen more than once). Middles of brackets would not do: a job t
 was sent is first seen rendering half a poll later, every such sample would be short by that much, and a
 poll planned from a short estimate finds the job still rendering and costs another call. A job found done
 at a planned poll says only that it was done by then, so it is not a sample: averaging such times would
-add the bot's own lateness and make the estimate creep upwards.
+add the bot's own lateness and make the estimate creep upwards. But a job last seen waiting and found done
+within about a render of that says the render took at most that long, and these upper bounds, which
+watchers make plenty of, pull down an estimate that polls in step with a lockstep queue timed long. A job
+closely bracketed at its start is taken to have started as early as it can have, for the same reason.
+
+While the speed is known but not yet trusted (seen over less than a few seconds), a probe far from the front
+samples the queue at the spread untaught gaps rather than the minimum: asking it every few hundred
+milliseconds would cost calls and teach nothing the others do not.
 """
 
 from __future__ import annotations
@@ -113,6 +120,8 @@ class QueueModel:
         """
         if not rendering and self._watching(job_id, now):
             return now - self._asked.get(job_id, -math.inf) >= self._watch_gap() - _MARGIN
+        if not rendering and self._sampling(job_id, now):
+            return self._untaught_wait(job_id, now) <= 0.0
         end = self.expected_end(job_id, now, rendering=rendering)
         if end is not None:
             return end - self._early() <= now + self.poll_min
@@ -155,6 +164,12 @@ class QueueModel:
         if bracket is not None and last_rendering is not None and now - last_rendering <= 2 * self.poll_min:
             not_started, first_rendering = bracket
             self._renders.append((last_rendering - first_rendering, now - not_started))
+        elif (
+            (own := self._own.get(job_id)) is not None
+            and (render := self.render) is not None
+            and now - own.at <= render + 2 * self.poll_min
+        ):
+            self._renders.append((0.0, now - own.at))  # seen waiting, then done: the render took at most that
         self.forget(job_id)
 
     def forget(self, job_id: int) -> None:
@@ -180,6 +195,8 @@ class QueueModel:
             wanted = self._untaught_wait(job_id, now)
         if not rendering and (to_watch := self._until_watching(job_id, now)) is not None:
             wanted = min(wanted, to_watch or self._watch_gap())
+        elif not rendering and self._sampling(job_id, now):
+            wanted = min(wanted, self._untaught_wait(job_id, now))
         return min(self.poll_max, max(self.poll_min, wanted))
 
     def next_look(self, job_id: int, now: float, *, rendering: bool = False) -> float:
@@ -203,10 +220,20 @@ class QueueModel:
         watcher = sequence is not None and sequence % _WATCH_EVERY == 0 and bool(self.speed)
         if not (probe or watcher):
             return None
-        to_start = self.expected_start(job_id, now) if self._speed_trusted(now) or not probe else None
+        if probe and not self._speed_trusted(now):
+            return None if self._sampling(job_id, now) else 0.0
+        to_start = self.expected_start(job_id, now)
         if to_start is None or not self.speed:
             return 0.0 if probe else None
         return max(0.0, to_start - _WATCH_PLACES / self.speed)
+
+    def _sampling(self, job_id: int, now: float) -> bool:
+        """Whether a probe far from the front samples the queue at the untaught gaps, not at the minimum:
+        the speed is known, but not yet over long enough to trust it to sleep until the front."""
+        if job_id not in self._probes or self.render is not None or self._speed_trusted(now):
+            return False
+        to_start = self.expected_start(job_id, now)
+        return to_start is not None and to_start > _SPEED_EXTENT
 
     def _watching(self, job_id: int, now: float) -> bool:
         return self._until_watching(job_id, now) == 0.0
@@ -280,7 +307,7 @@ class QueueModel:
         earliest = own.at if own is not None else self._sent.get(job_id, now)
         if now - earliest <= 2 * self.poll_min:
             self._timed[job_id] = (earliest, now)
-            return (earliest + now) / 2  # closely bracketed: the middle is the best guess
+            return earliest  # closely bracketed: the earliest it can have started, as the render errs long
         position = self._position(job_id, now)
         if position is None or not self.speed:
             return (earliest + now) / 2
