@@ -18,7 +18,16 @@ from bot.money import Money
 
 T = TypeVar("T")
 
-_URL_CREDENTIALS = re.compile(r"//[^/@\s]*@")  # user:password@ in a URL, never repeated in a problem
+# A URL's user:password@ (up to its last @, as a password may hold an unencoded @ or /) and a password=
+# in its query (libpq reads one there): never repeated in a problem.
+_URL_CREDENTIALS = re.compile(r"//\S*@")
+_URL_PASSWORD = re.compile(r"([?&]password=)[^&\s]*", re.IGNORECASE)
+
+
+def _without_credentials(url: str) -> str:
+    return _URL_PASSWORD.sub(r"\1…", _URL_CREDENTIALS.sub("//…@", url))
+
+
 DEFAULT_BASE_URL = "https://gateway.pixazo.ai/z-image-turbo-834/v1"
 
 # The /imagine size choices (part of the slash command, so fixed) and the Pixazo size each asks for by default.
@@ -209,7 +218,7 @@ class _Reader:
         try:
             return parse(raw)
         except (ValueError, InvalidAmountError) as exc:
-            self.problems.append(f"{name} {exc} (got {_URL_CREDENTIALS.sub('//…@', raw)!r})")
+            self.problems.append(f"{name} {exc} (got {_without_credentials(raw)!r})")
             return None
 
 

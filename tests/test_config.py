@@ -133,3 +133,21 @@ def test_metrics_listen_where_the_operator_says() -> None:
 def test_env_example_leaves_the_database_to_the_default() -> None:
     example = (ROOT / ".env.example").read_text()
     assert "\nDATABASE_URL=\n" in example  # so `docker run --env-file .env` keeps the image's /data
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://imagine:hunter2@db/imagine",
+        "postgres://imagine:hunter2@/imagine?host=/run/postgresql",
+        "postgresql://imagine:hun@ter2@db/imagine",  # an @ the operator forgot to encode
+        "postgresql://imagine:hun/ter2@db/imagine",  # and a slash
+        "postgresql://imagine@/imagine?host=/run/postgresql&password=hunter2",  # libpq reads it there too
+    ],
+)
+def test_a_database_url_that_is_refused_never_shows_its_password(url: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Config.from_env({**REQUIRED, "DATABASE_URL": url})
+    message = str(caught.value)
+    assert "DATABASE_URL" in message
+    assert "hunter2" not in message and "ter2" not in message
