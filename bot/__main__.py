@@ -90,8 +90,9 @@ def setup_logging(config: Config) -> None:
 
 async def _run(config: Config) -> int:
     from bot.bot import ImagineBot
+    from bot.storage.alone import running_alone
 
-    async with open_services(config, serve_metrics=True) as services:
+    async with open_services(config, serve_metrics=True) as services, running_alone(config.database_path):
         bot = ImagineBot(config=config, services=services)
         loop = asyncio.get_running_loop()
         closing: set[asyncio.Task[None]] = set()

@@ -162,3 +162,33 @@ async def test_a_signal_stops_cleanly_and_the_next_start_finishes_the_job(
     assert simulator.count(Endpoint.SUBMIT) == 1
     assert sum(len(m.files) for m in standin.messages.values()) == 1
     await bot.stop()
+
+
+async def test_a_second_bot_on_the_same_database_waits_for_the_first_to_stop(
+    tmp_path: Path, serve: Serve, standin: DiscordStandin
+) -> None:
+    """Seen in a review: two processes on one database both resumed every unfinished job, and one failed a
+    job (releasing its money) that the other delivered. Until jobs are leased, the second one waits."""
+    simulator = Simulator(SimulatorSettings(render_seconds=0.5, concurrency=1))
+    sim_url = await serve(simulator.app) + BASE_PATH
+    first = BotProcess(tmp_path, standin, sim_url)
+    await first.start()
+    simulator.add_backlog(4)
+    interaction = await imagine(standin, MEMBERS[0], "a fox seen by two bots")
+    await standin.wait_for(lambda: (m := standin.original(interaction)) is not None and "Queued" in str(m.embeds))
+    (tmp_path / "second").mkdir()
+    second = BotProcess(tmp_path / "second", standin, sim_url, DATABASE_URL=f"sqlite:///{first.database}")
+    starting = asyncio.create_task(second.start())
+    async with asyncio.timeout(30):
+        while not (second.log.exists() and "waiting for it to stop" in second.log.read_text()):
+            await asyncio.sleep(0.05)
+    identifies = standin.identifies
+    await asyncio.sleep(1)
+    assert standin.identifies == identifies and not starting.done()  # the second never logged in meanwhile
+    assert await first.stop() == 0
+    await starting  # carries on the moment the first is gone
+    (job,) = await settled(first.database)
+    assert job.state is JobState.DELIVERED
+    assert simulator.count(Endpoint.SUBMIT) == 1
+    assert sum(len(m.files) for m in standin.messages.values()) == 1
+    assert await second.stop() == 0
