@@ -90,9 +90,8 @@ def setup_logging(config: Config) -> None:
 
 async def _run(config: Config) -> int:
     from bot.bot import ImagineBot
-    from bot.storage.alone import running_alone
 
-    async with open_services(config, serve_metrics=True) as services, running_alone(config.database_path):
+    async with open_services(config, serve_metrics=True) as services:
         bot = ImagineBot(config=config, services=services)
         loop = asyncio.get_running_loop()
         closing: set[asyncio.Task[None]] = set()
@@ -119,7 +118,7 @@ async def _run(config: Config) -> int:
                 raise StartupError(
                     "Discord refused a privileged intent; imagine-bot needs none, so check the shard set-up."
                 ) from None
-    log.info("stopped cleanly; unfinished jobs resume on the next start")
+    log.info("stopped cleanly; unfinished jobs carry on in another process or at the next start")
     return 0
 
 

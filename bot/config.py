@@ -94,6 +94,7 @@ class Config:
     pixazo_max_requests_per_second: float = 200.0
     job_timeout_minutes: float = 30.0
     queue_timeout_minutes: float = 30.0
+    job_lease_seconds: float = 15.0
     poll_min_seconds: float = 0.5
     poll_max_seconds: float = 30.0
     max_image_mb: float = 25.0
@@ -145,6 +146,7 @@ class Config:
             ),
             "job_timeout_minutes": reader.get("JOB_TIMEOUT_MINUTES", parsers.number_between(0.05, 24 * 60)),
             "queue_timeout_minutes": reader.get("QUEUE_TIMEOUT_MINUTES", parsers.number_between(0.05, 24 * 60)),
+            "job_lease_seconds": reader.get("JOB_LEASE_SECONDS", parsers.number_between(1, 600)),
             "poll_min_seconds": reader.get("POLL_MIN_SECONDS", parsers.number_between(0.05, 60)),
             "poll_max_seconds": reader.get("POLL_MAX_SECONDS", parsers.number_between(0.05, 300)),
             "max_image_mb": reader.get("MAX_IMAGE_MB", parsers.number_between(0.01, 100)),

@@ -35,6 +35,16 @@ class StartupError(Exception):
     """
 
 
+class LeaseLostError(Exception):
+    """This process no longer holds the job (its lease ran out while it was paused or cut off, and another
+    process took the job, or ended it): this process must leave the job alone."""
+
+    def __init__(self, job_id: int, holder: str | None) -> None:
+        self.job_id = job_id
+        self.holder = holder
+        super().__init__(f"job {job_id} is held by {holder or 'nobody'} now")
+
+
 # --- refusals the member may read ---------------------------------------------------------------
 
 

@@ -113,5 +113,8 @@ async def open_services(
     metrics = build_metrics(config.metrics_port if serve_metrics else None, config.metrics_host)
     # Every job at Pixazo may have a call in flight: keep a connection for each, not the default hundred.
     connector = aiohttp.TCPConnector(limit=config.max_active_jobs + 50, keepalive_timeout=60)
-    async with aiohttp.ClientSession(connector=connector) as http, Storage.open(config.database_path) as storage:
+    async with (
+        aiohttp.ClientSession(connector=connector) as http,
+        Storage.open(config.database_path, lease_seconds=config.job_lease_seconds) as storage,
+    ):
         yield wire(config, http=http, storage=storage, clock=clock, metrics=metrics, retry=retry)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import os
 import signal
 import sys
@@ -15,6 +17,15 @@ from tests.discord_standin import DiscordStandin
 from tests.harness import DISCORD_TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
+_RUNNING: set[asyncio.subprocess.Process] = set()
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    """A test that failed half-way leaves no bot running behind it."""
+    for process in _RUNNING:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
 
 
 class BotProcess:
@@ -44,6 +55,7 @@ class BotProcess:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "bot", env=self.env, cwd=ROOT, stdout=log, stderr=log
             )
+        _RUNNING.add(self.process)
         self.starts += 1
         await self.standin.wait_ready(30)
 
@@ -51,12 +63,15 @@ class BotProcess:
         assert self.process is not None
         self.process.kill()
         await self.process.wait()
+        _RUNNING.discard(self.process)
 
     async def stop(self, signum: int = signal.SIGTERM, timeout: float = 20) -> int:
         assert self.process is not None
         self.process.send_signal(signum)
         async with asyncio.timeout(timeout):
-            return await self.process.wait()
+            code = await self.process.wait()
+        _RUNNING.discard(self.process)
+        return code
 
 
 async def money_on_record(path: Path) -> tuple[Money, Money]:

@@ -164,31 +164,58 @@ async def test_a_signal_stops_cleanly_and_the_next_start_finishes_the_job(
     await bot.stop()
 
 
-async def test_a_second_bot_on_the_same_database_waits_for_the_first_to_stop(
-    tmp_path: Path, serve: Serve, standin: DiscordStandin
-) -> None:
-    """Seen in a review: two processes on one database both resumed every unfinished job, and one failed a
-    job (releasing its money) that the other delivered. Until jobs are leased, the second one waits."""
+async def two_bots_one_job(
+    tmp_path: Path, serve: Serve, standin: DiscordStandin, lease_seconds: int
+) -> tuple[BotProcess, BotProcess, Simulator]:
+    """A job the first bot holds, queued at Pixazo behind other work, and a second bot on the same file."""
     simulator = Simulator(SimulatorSettings(render_seconds=0.5, concurrency=1))
     sim_url = await serve(simulator.app) + BASE_PATH
-    first = BotProcess(tmp_path, standin, sim_url)
+    settings = {"JOB_LEASE_SECONDS": str(lease_seconds)}
+    first = BotProcess(tmp_path, standin, sim_url, **settings)
     await first.start()
-    simulator.add_backlog(4)
+    simulator.add_backlog(8)
     interaction = await imagine(standin, MEMBERS[0], "a fox seen by two bots")
     await standin.wait_for(lambda: (m := standin.original(interaction)) is not None and "Queued" in str(m.embeds))
     (tmp_path / "second").mkdir()
-    second = BotProcess(tmp_path / "second", standin, sim_url, DATABASE_URL=f"sqlite:///{first.database}")
-    starting = asyncio.create_task(second.start())
-    async with asyncio.timeout(30):
-        while not (second.log.exists() and "waiting for it to stop" in second.log.read_text()):
-            await asyncio.sleep(0.05)
-    identifies = standin.identifies
-    await asyncio.sleep(1)
-    assert standin.identifies == identifies and not starting.done()  # the second never logged in meanwhile
-    assert await first.stop() == 0
-    await starting  # carries on the moment the first is gone
-    (job,) = await settled(first.database)
+    second = BotProcess(tmp_path / "second", standin, sim_url, DATABASE_URL=f"sqlite:///{first.database}", **settings)
+    await second.start()  # after the command: the stand-in sends each interaction to the bots connected then
+    return first, second, simulator
+
+
+async def delivered_once(bot: BotProcess, standin: DiscordStandin, simulator: Simulator) -> None:
+    (job,) = await settled(bot.database, timeout=30)
     assert job.state is JobState.DELIVERED
     assert simulator.count(Endpoint.SUBMIT) == 1
     assert sum(len(m.files) for m in standin.messages.values()) == 1
+    assert await money_on_record(bot.database) == (PRICE, Money(0))
+
+
+async def test_a_bot_killed_on_this_machine_has_its_job_carried_on_by_another_at_once(
+    tmp_path: Path, serve: Serve, standin: DiscordStandin
+) -> None:
+    """Its lease has a minute left, but its OS lock is free: the other bot knows it is gone."""
+    first, second, simulator = await two_bots_one_job(tmp_path, serve, standin, lease_seconds=60)
+    await first.kill()
+    await delivered_once(first, standin, simulator)  # within 30 s: well before the lease would run out
+    assert "took over 1 jobs of stopped processes" in second.log.read_text()
     assert await second.stop() == 0
+
+
+async def test_a_paused_bot_loses_its_job_to_another_and_on_waking_touches_nothing(
+    tmp_path: Path, serve: Serve, standin: DiscordStandin
+) -> None:
+    """Seen in a review: two processes on one database both carried on one job, and one failed it (releasing
+    its money) while the other delivered it. A bot held up past its lease now finds the job is not its own."""
+    first, second, simulator = await two_bots_one_job(tmp_path, serve, standin, lease_seconds=2)
+    assert first.process is not None
+    first.process.send_signal(signal.SIGSTOP)
+    try:
+        await delivered_once(first, standin, simulator)
+    finally:
+        first.process.send_signal(signal.SIGCONT)
+    async with asyncio.timeout(10):
+        while "taken over by another process" not in first.log.read_text():
+            await asyncio.sleep(0.1)
+    assert await first.stop() == 0
+    assert await second.stop() == 0
+    await delivered_once(first, standin, simulator)  # the woken bot posted nothing and settled no money

@@ -36,9 +36,10 @@ from bot.pixazo import DownloadedImage
 from bot.progress import Progress, Stage
 from bot.services import wire
 from bot.simulator import Endpoint, Fault, FaultKind, Simulator, SimulatorSettings
-from bot.storage import Storage
+from bot.storage import DEFAULT_LEASE_SECONDS, Storage
 from tests.conftest import FAST_RETRY, TEST_KEY, Serve
 from tests.harness import DISCORD_TOKEN
+from tests.rows import leave_as_crashed
 
 GUILD, CHANNEL, ALICE, BOB = 100, 200, 1, 2
 FAST = RunnerSettings(poll_min_seconds=0.02, poll_max_seconds=0.1, max_poll_errors=3)
@@ -105,8 +106,10 @@ class World:
         settings: RunnerSettings,
         *,
         timeout: float = 5.0,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
     ) -> None:
         self.path = path
+        self.lease_seconds = lease_seconds
         self.http = http
         self.config = dataclasses.replace(
             Config(discord_token=Secret(DISCORD_TOKEN), pixazo_api_key=Secret(TEST_KEY)),
@@ -124,7 +127,7 @@ class World:
 
     async def start(self, sink: RecordingSink | None = None) -> None:
         self.sink = sink or RecordingSink()
-        self.storage = await Storage.open(self.path)
+        self.storage = await Storage.open(self.path, lease_seconds=self.lease_seconds)
         services = wire(
             self.config, http=self.http, storage=self.storage, clock=utc_now, metrics=self.metrics, retry=FAST_RETRY
         )
@@ -268,10 +271,7 @@ async def test_a_submit_whose_answer_never_came_is_charged_and_never_resent(
 async def test_a_job_found_mid_submit_at_start_is_charged_and_not_sent(world: World) -> None:
     job = await world.submit()
     await world.stop()
-    world.storage = await Storage.open(world.path)
-    async with world.storage.transaction() as tx:  # as if the bot died inside the submit call
-        await tx.jobs.update(job.id, datetime.now(UTC), state=JobState.SUBMITTING, request_id=None)
-    await world.storage.close()
+    leave_as_crashed(world.path, job.id, JobState.SUBMITTING, request_id=None)  # it died inside the submit call
     submits = world.simulator.count(Endpoint.SUBMIT)
     await world.start()
     done = await world.until_final(job.id)
@@ -306,10 +306,7 @@ async def test_a_job_posted_just_before_a_crash_is_not_posted_again(world: World
     job = await world.submit()
     await world.until_final(job.id)
     await world.stop()
-    world.storage = await Storage.open(world.path)
-    async with world.storage.transaction() as tx:  # as if the bot died between posting and recording it
-        await tx.jobs.update(job.id, datetime.now(UTC), state=JobState.DELIVERING, notified=False)
-    await world.storage.close()
+    leave_as_crashed(world.path, job.id, JobState.DELIVERING, notified=False)  # died between posting and recording
     sink = RecordingSink(already_shown={job.id: 1})
     await world.start(sink)
     done = await world.until_final(job.id)

@@ -23,6 +23,7 @@ from cogs.imagine.presenter import DiscordPresenter
 from tests.conftest import TEST_KEY
 from tests.discord_standin import Recorded
 from tests.harness import ALICE, GUILD, Harness
+from tests.rows import hold_again
 
 NOW = 1_000.0
 
@@ -61,10 +62,11 @@ def sim_settings() -> SimulatorSettings:
 
 
 async def delivered_job(harness: Harness) -> tuple[Job, str]:
-    """A job the runner has finished with (its token given back, which the row forgets), and the path its
-    reply is edited at."""
+    """A job the runner has finished with (its token given back, which the row forgets, and held again, as if
+    it were still at work), and the path its reply is edited at."""
     interaction = await harness.imagine("a lighthouse at dusk")
     job = await harness.final((await harness.job_of(interaction)).id)
+    hold_again(harness.storage.path, job.id, harness.storage.worker.name)
     job = dataclasses.replace(job, delivery=dataclasses.replace(job.delivery, interaction_token=interaction.token))
     return job, rf"/webhooks/\d+/{interaction.token}/messages/"
 
@@ -99,6 +101,18 @@ async def test_a_burst_of_states_makes_one_more_edit_and_it_shows_the_newest(har
     edits = edits_since(harness, path, before)
     assert titles(edits) == ["Queued, position 40", "Fetching your image…"]
     assert_paced(edits)
+
+
+async def test_a_process_that_no_longer_holds_the_job_shows_nothing_of_it(harness: Harness) -> None:
+    """Seen with a bot woken from a pause past its lease: its late progress edit covered the image another
+    process had posted meanwhile."""
+    job, path = await delivered_job(harness)
+    hold_again(harness.storage.path, job.id, "elsewhere:1:alive")
+    presenter = a_presenter(harness)
+    before = len(harness.standin.requests_to(path, "PATCH"))
+    await presenter.progress(job, queued(40))
+    await presenter.close()
+    assert edits_since(harness, path, before) == []
 
 
 async def test_the_result_waits_its_turn_after_an_edit_and_replaces_what_was_pending(harness: Harness) -> None:

@@ -23,10 +23,10 @@ def dump(path: Path) -> list[str]:
         return [*conn.iterdump(), f"user_version={conn.execute('PRAGMA user_version').fetchone()[0]}"]
 
 
-async def test_a_database_made_by_the_previous_migration_upgrades_with_its_data(tmp_path: Path) -> None:
+async def test_a_database_made_by_an_older_version_upgrades_with_its_data(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
-    old = await Storage.open(path, migrations=MIGRATIONS[:-1])
-    assert await old.schema_version() == len(MIGRATIONS) - 1
+    old = await Storage.open(path, migrations=MIGRATIONS[:3])  # before jobs had an origin, or leases
+    assert await old.schema_version() == 3
     async with old.transaction() as tx:
         await tx.guilds.update_settings(7, NOW, member_daily_limit=Money(50_000), timezone="Asia/Tokyo")
         reservation = await tx.spend.reserve(
@@ -50,6 +50,7 @@ async def test_a_database_made_by_the_previous_migration_upgrades_with_its_data(
         assert (await tx.spend.day_totals(7, 1, "2026-11-27", "2026-11-26")).member.reserved == Money(16_000)
         bots, terminals = await tx.jobs.unfinished()
         assert (bots.state, bots.origin, terminals.origin) == (JobState.RESERVED, JobOrigin.DISCORD, JobOrigin.TERMINAL)
+        assert [job.id for job in await tx.jobs.claim(JobOrigin.DISCORD, [], 10)] == [bots.id]  # nobody held it
         job = bots
         report = await tx.moderation.add_report(
             guild_id=7,

@@ -1,7 +1,8 @@
 """How a job ends: delivered and charged for what arrived, or failed with its money settled, and the member told.
 
-Each ending is one conditional write (only a job not yet ended can end), so two paths racing to end one
-job end it once. `wait` lets a caller (the terminal command) await a job's ending.
+Each ending is one conditional write (only a job not yet ended can end, and only by the process holding
+its lease), so two paths racing to end one job end it once, and a process that lost the job to another ends
+nothing and settles no money. `wait` lets a caller (the terminal command) await a job's ending.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 from collections.abc import Callable
 
 from bot.clock import Clock
+from bot.errors import LeaseLostError
 from bot.jobs.sink import DeliveryError, JobSink
 from bot.ledger import Ledger
 from bot.metrics import Metrics
@@ -51,19 +53,23 @@ class Endings:
     async def delivered(self, job: Job, images: int) -> None:
         """The result is posted: charge the images that arrived and release the rest."""
         now = self._clock()
-        async with self._storage.transaction() as tx:
-            done = await tx.jobs.update(
-                job.id,
-                now,
-                only_from=[JobState.DELIVERING],
-                state=JobState.DELIVERED,
-                images_delivered=images,
-                finished_at=now,
-                notified=True,
-                interaction_token=None,
-            )
-            if done is not None and done.reservation_id is not None:
-                await self._ledger.commit(done.reservation_id, images, tx=tx)
+        try:
+            async with self._storage.transaction() as tx:
+                done = await tx.jobs.update(
+                    job.id,
+                    now,
+                    only_from=[JobState.DELIVERING],
+                    state=JobState.DELIVERED,
+                    images_delivered=images,
+                    finished_at=now,
+                    notified=True,
+                    interaction_token=None,
+                )
+                if done is not None and done.reservation_id is not None:
+                    await self._ledger.commit(done.reservation_id, images, tx=tx)
+        except LeaseLostError:
+            _left(job.id)
+            return
         log.info("job %s: delivered %d images", job.id, images)
         self._metrics.job_ended(JobState.DELIVERED.value, images, job.unit_price * images)
         self._end(job.id)
@@ -71,36 +77,40 @@ class Endings:
     async def fail(self, job_id: int, kind: FailureKind, reason: str, *, charge: bool = False) -> None:
         """End a job as failed: settle its money, store a safety report if it was one, tell the member."""
         now = self._clock()
-        async with self._storage.transaction() as tx:
-            job = await tx.jobs.update(
-                job_id,
-                now,
-                only_from=_NOT_FINAL,
-                state=JobState.FAILED,
-                failure_kind=kind,
-                failure_reason=reason[:500],
-                finished_at=now,
-                queue_position=None,
-            )
-            if job is None:
-                return  # it ended already (and was announced where it ended)
-            if job.reservation_id is not None:
-                if charge:
-                    await self._ledger.commit(job.reservation_id, tx=tx)
-                else:
-                    await self._ledger.release(job.reservation_id, tx=tx)
-            failure = None
-            if kind is FailureKind.SAFETY:
-                failure = await self._moderation.record_failure(
-                    tx,
-                    guild_id=job.guild_id,
-                    channel_id=job.request.channel_id,
-                    member_id=job.member_id,
-                    job_id=job.id,
-                    prompt=job.request.prompt,
-                    reason=reason,
-                    source=ReportSource.SAFETY,
+        try:
+            async with self._storage.transaction() as tx:
+                job = await tx.jobs.update(
+                    job_id,
+                    now,
+                    only_from=_NOT_FINAL,
+                    state=JobState.FAILED,
+                    failure_kind=kind,
+                    failure_reason=reason[:500],
+                    finished_at=now,
+                    queue_position=None,
                 )
+                if job is None:
+                    return  # it ended already (and was announced where it ended)
+                if job.reservation_id is not None:
+                    if charge:
+                        await self._ledger.commit(job.reservation_id, tx=tx)
+                    else:
+                        await self._ledger.release(job.reservation_id, tx=tx)
+                failure = None
+                if kind is FailureKind.SAFETY:
+                    failure = await self._moderation.record_failure(
+                        tx,
+                        guild_id=job.guild_id,
+                        channel_id=job.request.channel_id,
+                        member_id=job.member_id,
+                        job_id=job.id,
+                        prompt=job.request.prompt,
+                        reason=reason,
+                        source=ReportSource.SAFETY,
+                    )
+        except LeaseLostError:
+            _left(job_id)
+            return
         self._metrics.job_ended(JobState.FAILED.value, 0, job.cost if charge else Money.zero())
         level = logging.ERROR if kind is FailureKind.BALANCE else logging.INFO
         log.log(level, "job %s: failed (%s): %s", job.id, kind.value, reason)
@@ -117,8 +127,11 @@ class Endings:
             await self._sink.fail(job, charged=charged, usage=usage)
         except DeliveryError as exc:
             log.warning("job %s: the member could not be told it failed: %s", job.id, exc)
-        async with self._storage.transaction() as tx:
-            await tx.jobs.update(job.id, self._clock(), notified=True, interaction_token=None)
+        try:
+            async with self._storage.transaction() as tx:
+                await tx.jobs.update(job.id, self._clock(), notified=True, interaction_token=None)
+        except LeaseLostError:
+            _left(job.id)
 
     def _end(self, job_id: int) -> None:
         self._event(job_id).set()
@@ -126,3 +139,7 @@ class Endings:
 
     def _event(self, job_id: int) -> asyncio.Event:
         return self._ended.setdefault(job_id, asyncio.Event())
+
+
+def _left(job_id: int) -> None:
+    log.info("job %s: this process no longer holds it (another took it over, or it has ended); left as it is", job_id)

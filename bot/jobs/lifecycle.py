@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from bot.aio import to_the_end
 from bot.clock import Clock
 from bot.errors import (
+    LeaseLostError,
     PixazoAuthError,
     PixazoBalanceError,
     PixazoError,
@@ -95,6 +96,8 @@ class Lifecycle:
                 await self._conclude(*ended)
         except asyncio.CancelledError:
             raise
+        except LeaseLostError:
+            log.warning("job %s: taken over by another process; this one leaves it", job.id)
         except Exception:
             log.exception("job %s: unexpected error", job.id)
             await self._endings.fail(job.id, FailureKind.UPSTREAM, "internal error")

@@ -1,7 +1,9 @@
 """The job engine of one sink: takes requests in, keeps the caps, resumes what a stopped process left, and
 hands each job to its `Lifecycle`.
 
-A runner serves the jobs of one sink (`JobOrigin`) and never touches another's. It keeps the caps: a few
+A runner serves the jobs of one sink (`JobOrigin`) and never touches another's, and only those it holds a
+lease on (`LeaseKeeper`): the jobs it takes in, and those it takes over from processes that stopped, at
+start or while it runs. It keeps the caps: a few
 jobs per member in flight, a bounded local queue behind them, and a global limit on jobs polled at once.
 It also moves every job with an interaction token to a channel message before that token expires,
 whether the job is at Pixazo or still waiting in the bot's own queue.
@@ -16,9 +18,10 @@ from datetime import timedelta
 from typing import Any
 
 from bot.clock import Clock, utc_now
-from bot.errors import PromptBlockedError, ServiceUnavailableError
+from bot.errors import LeaseLostError, PromptBlockedError, ServiceUnavailableError
 from bot.jobs.admission import admit
 from bot.jobs.endings import Endings
+from bot.jobs.leases import LeaseKeeper, TakenOver
 from bot.jobs.lifecycle import Lifecycle
 from bot.jobs.planner import QueueModel
 from bot.jobs.scheduler import Scheduler
@@ -98,8 +101,11 @@ class JobRunner:
         )
         self._chores: set[asyncio.Task[None]] = set()
         self._hand_offs: dict[int, asyncio.TimerHandle] = {}
-        self._started_at = clock()
         self._closing = False
+        self._leases = LeaseKeeper(
+            storage, origin, took=self._carry_on, working=self._scheduler.job_ids, lost=self._let_go
+        )
+        self._heartbeat: asyncio.Task[None] | None = None
 
     # --- taking work ----------------------------------------------------------------------------
 
@@ -134,36 +140,25 @@ class JobRunner:
         return job
 
     async def start(self) -> None:
-        """Resume this sink's unfinished jobs, tell members about endings they missed while the process was
-        down, and answer interactions that were acknowledged but never became a job."""
-        async with self._storage.transaction() as tx:
-            unfinished = await tx.jobs.unfinished(self._origin)
-            unnotified = await tx.jobs.unnotified(self._origin)
-            never_started = await tx.jobs.pending_interactions(before=self._started_at)
-        for job in unfinished:
-            self._track(job)
-            if job.state is JobState.RESERVED:
-                self._scheduler.queue(job)
-            else:
-                self._scheduler.run_now(job)
-        for job in unnotified:
-            self._chore(self._endings.notify(job))
-        for pending in never_started:
-            self._chore(self._answer_never_started(pending))
-        if unfinished or unnotified or never_started:
+        """Take over the work nobody holds (a stopped process's unfinished jobs, endings it never announced,
+        interactions acknowledged that never became a job) and keep doing so while the runner runs."""
+        taken = await self._leases.take_over()
+        self._heartbeat = asyncio.create_task(self._leases.run(), name="job-leases")
+        if taken:
             log.info(
-                "resumed %d unfinished jobs; %d endings and %d requests that never started to announce",
-                len(unfinished),
-                len(unnotified),
-                len(never_started),
+                "resumed %d jobs; %d requests that never started to answer",
+                len(taken.jobs),
+                len(taken.interactions),
             )
 
     async def settle_abandoned(self) -> None:
         """End every unfinished job of this sink that nobody will carry on (a terminal run that was stopped):
         charged if Pixazo may have it, released if it was never sent."""
-        async with self._storage.transaction() as tx:
-            unfinished = await tx.jobs.unfinished(self._origin)
-        for job in unfinished:
+        leases = LeaseKeeper(self._storage, self._origin, took=lambda _: None, working=set, lost=lambda _: None)
+        for job in (await leases.take_over()).jobs:
+            if job.state.final:
+                await self._endings.notify(job)
+                continue
             sent = job.state is not JobState.RESERVED
             log.info("job %s was stopped before it finished; %s", job.id, "charged" if sent else "released")
             await self._endings.fail(job.id, FailureKind.ABANDONED, "stopped before it finished", charge=sent)
@@ -190,8 +185,12 @@ class JobRunner:
             await tx.jobs.forget_interaction(interaction_id)
 
     async def close(self) -> None:
-        """Stop taking work and cancel what runs; jobs stay where they are and resume on the next start."""
+        """Stop taking work and cancel what runs; jobs stay where they are, and their leases are let go so that
+        another process (or the next start) carries them on at once."""
         self._closing = True
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            await asyncio.gather(self._heartbeat, return_exceptions=True)
         for timer in self._hand_offs.values():
             timer.cancel()
         await self._scheduler.close()
@@ -199,6 +198,7 @@ class JobRunner:
         for task in chores:
             task.cancel()
         await asyncio.gather(*chores, return_exceptions=True)
+        await self._leases.let_go()
 
     def wake(self, job_id: int) -> bool:
         """Pixazo called back for this job: ask it for the result at once (at most once a second a job)."""
@@ -212,9 +212,32 @@ class JobRunner:
     def active_count(self) -> int:
         return self._scheduler.running
 
+    def _carry_on(self, taken: TakenOver) -> None:
+        """Work on jobs this process has just taken: resume them, or announce how they ended."""
+        running = self._scheduler.job_ids()
+        for job in taken.jobs:
+            if job.id in running:
+                continue
+            if job.state.final:
+                self._chore(self._endings.notify(job))
+                continue
+            self._track(job)
+            if job.state is JobState.RESERVED:
+                self._scheduler.queue(job)
+            else:
+                self._scheduler.run_now(job)
+        for pending in taken.interactions:
+            self._chore(self._answer_never_started(pending))
+
+    def _let_go(self, job_ids: set[int]) -> None:
+        """Another process holds these jobs now: stop working on them, and touch nothing of theirs."""
+        for job_id in job_ids:
+            self._scheduler.drop(job_id)
+            self._ended(job_id)
+
     def _chore(self, work: Coroutine[Any, Any, None]) -> None:
         """Run a small piece of work (a progress edit, a late notice) in a task the runner owns."""
-        task = asyncio.create_task(work)
+        task = asyncio.create_task(_unless_taken_over(work))
         self._chores.add(task)
         task.add_done_callback(self._chores.discard)
 
@@ -255,3 +278,10 @@ class JobRunner:
         except DeliveryError as exc:
             log.info("interaction %s: the member could not be told it never started: %s", pending.id, exc)
         await self.forget_interaction(pending.id)
+
+
+async def _unless_taken_over(work: Coroutine[Any, Any, None]) -> None:
+    try:
+        await work
+    except LeaseLostError as lost:
+        log.info("job %s: another process carries it on now; this one leaves it", lost.job_id)

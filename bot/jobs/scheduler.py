@@ -79,6 +79,19 @@ class Scheduler:
 
         task.add_done_callback(done)
 
+    def job_ids(self) -> set[int]:
+        """The jobs waiting or running here."""
+        return {*self._waiting, *self._running}
+
+    def drop(self, job_id: int) -> None:
+        """Forget a job, waiting or running (another process holds it now): nothing of it is ended or told."""
+        if job_id in self._waiting:
+            self._leave_queue(job_id)
+        task = self._running.get(job_id)
+        if task is not None:
+            task.cancel()
+        self.pump()
+
     def position(self, job_id: int) -> int | None:
         """1 for the next job to leave the queue; None when the job is not waiting."""
         for place, waiting_id in enumerate(self._waiting, start=1):

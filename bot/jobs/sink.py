@@ -55,6 +55,12 @@ class JobMessages:
         self._storage = storage
         self._clock = clock
 
+    async def still_held(self, job_id: int) -> bool:
+        """Whether this process may still speak for the job: a process woken after its lease ran out (another
+        may be showing the job's result by now) must not put an older state over it."""
+        async with self._storage.transaction() as tx:
+            return await tx.jobs.holds(job_id)
+
     async def record(self, job_id: int, message_id: int) -> None:
         async with self._storage.transaction() as tx:
             await tx.jobs.update(job_id, self._clock(), channel_message_id=message_id)

@@ -5,6 +5,9 @@ lock and starts with ``BEGIN IMMEDIATE``, which takes SQLite's write lock at onc
 sharing the file wait (up to the busy timeout) instead of racing. That wait happens in a worker thread;
 the statements after it run on the event loop, where they take microseconds and can wait for nothing
 (`bot.storage.sqlite`). Rows become models (`bot.models`) before they leave the package.
+
+Each open storage is a worker with a name of its own (`bot.storage.workers`), under which it leases the
+jobs it works on (`bot.storage.jobs`).
 """
 
 from __future__ import annotations
@@ -21,26 +24,28 @@ from bot.aio import to_the_end
 from bot.errors import StartupError
 from bot.storage.convert import fetch_one
 from bot.storage.guilds import GuildsTable
-from bot.storage.jobs import JobsTable
+from bot.storage.jobs import JobsTable, Lease
 from bot.storage.migrations import MIGRATIONS
 from bot.storage.moderation import ModerationTable
 from bot.storage.spend import SpendTable
 from bot.storage.sqlite import Connection
+from bot.storage.workers import WorkerLock, worker_name
 
-__all__ = ["Opening", "Storage", "Tx"]
+__all__ = ["DEFAULT_LEASE_SECONDS", "Opening", "Storage", "Tx"]
 
 log = logging.getLogger(__name__)
 BUSY_TIMEOUT_MS = 10_000
 _SQLITE_HEADER = b"SQLite format 3\x00"
+DEFAULT_LEASE_SECONDS = 15.0
 
 
 class Tx:
     """One transaction's view of the tables."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, lease: Lease) -> None:
         self.spend = SpendTable(conn)
         self.guilds = GuildsTable(conn)
-        self.jobs = JobsTable(conn)
+        self.jobs = JobsTable(conn, lease)
         self.moderation = ModerationTable(conn)
         self._conn = conn
 
@@ -75,34 +80,48 @@ class Opening:
 
 
 class Storage:
-    def __init__(self, raw: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, raw: sqlite3.Connection, path: Path, lease_seconds: float) -> None:
         self._raw = raw
         self._conn = Connection(raw)
         self._lock = asyncio.Lock()
         self.path = path
+        self.worker = WorkerLock(path, worker_name())
+        self._lease = Lease(self.worker.name, lease_seconds)
 
     def __repr__(self) -> str:
-        return f"Storage(path={str(self.path)!r})"
+        return f"Storage(path={str(self.path)!r}, worker={self.worker.name!r})"
 
     @classmethod
-    def open(cls, path: Path, migrations: Sequence[Sequence[str]] = MIGRATIONS) -> Opening:
+    def open(
+        cls,
+        path: Path,
+        migrations: Sequence[Sequence[str]] = MIGRATIONS,
+        *,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    ) -> Opening:
         """Open (creating the folder and file if needed) and bring the schema up to date.
 
         Use it as ``async with Storage.open(path) as storage:``, or ``await`` it and close the storage yourself.
+        Leases this storage takes on jobs last `lease_seconds` unless renewed.
         """
-        return Opening(cls._connect(path, migrations))
+        return Opening(cls._connect(path, migrations, lease_seconds))
 
     @classmethod
-    async def _connect(cls, path: Path, migrations: Sequence[Sequence[str]]) -> Storage:
+    async def _connect(cls, path: Path, migrations: Sequence[Sequence[str]], lease_seconds: float) -> Storage:
         _make_folder(path)
         raw = await asyncio.to_thread(_connect, path, len(migrations))
         try:
-            storage = cls(raw, path)
+            storage = cls(raw, path, lease_seconds)
             await storage._migrate(migrations)
+            storage.worker.hold()  # only once the file is known to be ours: nothing is made beside another's
         except BaseException:
             raw.close()
             raise
         return storage
+
+    @property
+    def lease_seconds(self) -> float:
+        return self._lease.seconds
 
     @property
     def raw(self) -> sqlite3.Connection:
@@ -112,6 +131,7 @@ class Storage:
     async def close(self) -> None:
         async with self._lock:
             self._raw.close()
+            self.worker.let_go()
 
     async def schema_version(self) -> int:
         async with self._lock:
@@ -131,7 +151,7 @@ class Storage:
             try:
                 if not self._begin_at_once():
                     await to_the_end(asyncio.to_thread(self._raw.execute, "BEGIN IMMEDIATE"))
-                yield Tx(self._conn)
+                yield Tx(self._conn, self._lease)
                 self._raw.execute("COMMIT")
             except BaseException:
                 if self._raw.in_transaction:

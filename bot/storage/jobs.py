@@ -1,14 +1,21 @@
 """The jobs table: one row per `/imagine` or reroll, the source of truth for its lifecycle.
 
 Also the interactions that were acknowledged but have no job yet (`pending_interactions`).
+
+Both are leased: the process that records a job holds it, and every write of a job's state is conditional
+on still holding it, so a process that lost a job to another (it was paused past its lease) changes nothing
+and learns so from `LeaseLostError`. A job's lease ends when its member has been told how it ended.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.errors import LeaseLostError
 from bot.models import Delivery, FailureKind, Job, JobOrigin, JobRequest, JobState, PendingInteraction, Reservation
 from bot.money import Money
 from bot.storage.convert import fetch_all, fetch_one, from_db, from_db_required, to_db
@@ -72,11 +79,31 @@ _UPDATABLE = frozenset(
 )
 _FINAL = tuple(state.value for state in JobState if state.final)
 _INTERACTION_COLUMNS = "id, application_id, token, guild_id, channel_id, member_id, expires_at, created_at"
+# The database's clock, in milliseconds since 1970: every process on the file reads the same one.
+NOW_MS = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+# Held by nobody, or by another process whose lease ran out or that is proven gone (the JSON list bound here).
+_CLAIMABLE = (
+    f"(lease_owner IS NULL OR (lease_owner <> ? AND (lease_until <= {NOW_MS} "
+    "OR lease_owner IN (SELECT value FROM json_each(?)))))"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """Who this process is, and how long a lease it takes or renews."""
+
+    owner: str
+    seconds: float
+
+    @property
+    def millis(self) -> int:
+        return round(self.seconds * 1000)
 
 
 class JobsTable:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, lease: Lease) -> None:
         self._conn = conn
+        self._lease = lease
 
     async def insert(
         self,
@@ -87,8 +114,9 @@ class JobsTable:
         now: datetime,
         origin: JobOrigin = JobOrigin.DISCORD,
     ) -> Job:
-        """Record a new job; the interaction it answers no longer waits for one."""
+        """Record a new job, held by this process; the interaction it answers no longer waits for one."""
         values: dict[str, Any] = {
+            "lease_owner": self._lease.owner,
             "origin": origin.value,
             "role_ids": ",".join(map(str, request.role_ids)),
             "guild_id": request.guild_id,
@@ -114,8 +142,9 @@ class JobsTable:
         }
         row = await fetch_one(
             self._conn,
-            f"INSERT INTO jobs ({', '.join(values)}) VALUES ({_marks(values)}) RETURNING {_COLUMNS}",
-            tuple(values.values()),
+            f"INSERT INTO jobs ({', '.join(values)}, lease_until) VALUES ({_marks(values)}, {NOW_MS} + ?) "
+            f"RETURNING {_COLUMNS}",
+            (*values.values(), self._lease.millis),
         )
         assert row is not None
         if delivery.interaction_id is not None:
@@ -129,21 +158,93 @@ class JobsTable:
     async def update(
         self, job_id: int, now: datetime, *, only_from: Iterable[JobState] | None = None, **fields: Any
     ) -> Job | None:
-        """Change some columns. With `only_from`, only if the job is in one of those states (else None)."""
+        """Change some columns of a job this process holds. With `only_from`, only if the job is in one of those
+        states (else None). Raises `LeaseLostError` if this process no longer holds it: another process took it,
+        or its member was told how it ended (by whichever process held it then).
+
+        Setting `notified` ends the lease: nothing is left to do for the job.
+        """
         unknown = set(fields) - _UPDATABLE
         if unknown:
             raise ValueError(f"not updatable: {sorted(unknown)}")
         values = [_column_value(value) for value in fields.values()]
         assignments = ", ".join(f"{name} = ?" for name in [*fields, "updated_at"])
-        condition = "id = ?"
-        params: list[Any] = [*values, to_db(now), job_id]
-        if only_from is not None:
-            states = [state.value for state in only_from]
+        if fields.get("notified"):
+            assignments += ", lease_owner = NULL, lease_until = NULL"
+        condition = "id = ? AND lease_owner = ?"
+        params: list[Any] = [*values, to_db(now), job_id, self._lease.owner]
+        states = None if only_from is None else [state.value for state in only_from]
+        if states is not None:
             condition += f" AND state IN ({_marks(states)})"
             params.extend(states)
         sql = f"UPDATE jobs SET {assignments} WHERE {condition} RETURNING {_COLUMNS}"
         row = await fetch_one(self._conn, sql, params)
-        return None if row is None else _job(row)
+        if row is not None:
+            return _job(row)
+        found = await fetch_one(self._conn, "SELECT lease_owner FROM jobs WHERE id = ?", (job_id,))
+        if found is None or found["lease_owner"] == self._lease.owner:
+            return None
+        raise LeaseLostError(job_id, found["lease_owner"])
+
+    async def claim(self, origin: JobOrigin, gone: Sequence[str], limit: int) -> list[Job]:
+        """Take up to `limit` jobs of one sink that nobody holds (their lease ran out, their holder is `gone`,
+        or it let them go) and whose member is still owed something: unfinished, or ended and not yet told.
+        Oldest first."""
+        sql = (
+            f"UPDATE jobs SET lease_owner = ?, lease_until = {NOW_MS} + ? WHERE id IN ("
+            f"SELECT id FROM jobs WHERE notified = FALSE AND origin = ? AND {_CLAIMABLE} ORDER BY id LIMIT ?"
+            f") RETURNING {_COLUMNS}"
+        )
+        owner, millis = self._lease.owner, self._lease.millis
+        params = (owner, millis, origin.value, owner, json.dumps(list(gone)), limit)
+        return sorted((_job(row) for row in await fetch_all(self._conn, sql, params)), key=lambda job: job.id)
+
+    async def renew(self) -> set[int]:
+        """Move every lease this process holds on (one statement a table); the ids of the jobs it still holds."""
+        until = (self._lease.millis, self._lease.owner)
+        await self._conn.execute(
+            f"UPDATE pending_interactions SET lease_until = {NOW_MS} + ? WHERE lease_owner = ?", until
+        )
+        rows = await fetch_all(
+            self._conn, f"UPDATE jobs SET lease_until = {NOW_MS} + ? WHERE lease_owner = ? RETURNING id", until
+        )
+        return {row["id"] for row in rows}
+
+    async def let_go(self) -> int:
+        """Give up every lease this process holds (a clean stop), so another process takes the work at once."""
+        owner = (self._lease.owner,)
+        await self._conn.execute(
+            "UPDATE pending_interactions SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?", owner
+        )
+        cursor = await self._conn.execute(
+            "UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?", owner
+        )
+        return cursor.rowcount
+
+    async def other_holders(self) -> list[str]:
+        """The other processes holding a lease that has not run out: those a caller may prove gone."""
+        sql = (
+            f"SELECT lease_owner FROM jobs WHERE lease_owner IS NOT NULL AND lease_owner <> ? "
+            f"AND lease_until > {NOW_MS} UNION "
+            f"SELECT lease_owner FROM pending_interactions WHERE lease_owner IS NOT NULL AND lease_owner <> ? "
+            f"AND lease_until > {NOW_MS}"
+        )
+        rows = await fetch_all(self._conn, sql, (self._lease.owner, self._lease.owner))
+        return sorted(row["lease_owner"] for row in rows)
+
+    async def holds(self, job_id: int) -> bool:
+        """Whether this process holds the job, with time left on its lease by the database's clock."""
+        sql = f"SELECT 1 FROM jobs WHERE id = ? AND lease_owner = ? AND lease_until > {NOW_MS}"
+        return await fetch_one(self._conn, sql, (job_id, self._lease.owner)) is not None
+
+    async def held_elsewhere(self, job_ids: Iterable[int]) -> set[int]:
+        """Those of `job_ids` another process holds now."""
+        ids = json.dumps(list(job_ids))
+        sql = (
+            "SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(?)) "
+            "AND lease_owner IS NOT NULL AND lease_owner <> ?"
+        )
+        return {row["id"] for row in await fetch_all(self._conn, sql, (ids, self._lease.owner))}
 
     async def unfinished(self, origin: JobOrigin | None = None) -> list[Job]:
         """Jobs not in a final state (of one sink, or all), oldest first: what a starting process must resume."""
@@ -190,9 +291,10 @@ class JobsTable:
     # --- interactions waiting for their job -------------------------------------------------------
 
     async def remember_interaction(self, pending: PendingInteraction) -> None:
+        """Record an acknowledged interaction, held by this process until it becomes a job or is answered."""
         await self._conn.execute(
-            f"INSERT INTO pending_interactions ({_INTERACTION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (id) DO NOTHING",
+            f"INSERT INTO pending_interactions ({_INTERACTION_COLUMNS}, lease_owner, lease_until) "
+            f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {NOW_MS} + ?) ON CONFLICT (id) DO NOTHING",
             (
                 pending.id,
                 pending.application_id,
@@ -202,20 +304,23 @@ class JobsTable:
                 pending.member_id,
                 to_db(pending.expires_at),
                 to_db(pending.created_at),
+                self._lease.owner,
+                self._lease.millis,
             ),
         )
 
     async def forget_interaction(self, interaction_id: int) -> None:
         await self._conn.execute("DELETE FROM pending_interactions WHERE id = ?", (interaction_id,))
 
-    async def pending_interactions(self, before: datetime) -> list[PendingInteraction]:
-        """Interactions acknowledged before `before` that never got a job."""
-        rows = await fetch_all(
-            self._conn,
-            f"SELECT {_INTERACTION_COLUMNS} FROM pending_interactions WHERE created_at < ? ORDER BY id",
-            (to_db(before),),
+    async def claim_interactions(self, gone: Sequence[str]) -> list[PendingInteraction]:
+        """Take the acknowledged interactions that never got a job and that nobody holds: their process stopped."""
+        sql = (
+            f"UPDATE pending_interactions SET lease_owner = ?, lease_until = {NOW_MS} + ? WHERE {_CLAIMABLE} "
+            f"RETURNING {_INTERACTION_COLUMNS}"
         )
-        return [
+        owner = self._lease.owner
+        rows = await fetch_all(self._conn, sql, (owner, self._lease.millis, owner, json.dumps(list(gone))))
+        pending = [
             PendingInteraction(
                 id=row["id"],
                 application_id=row["application_id"],
@@ -228,6 +333,7 @@ class JobsTable:
             )
             for row in rows
         ]
+        return sorted(pending, key=lambda interaction: interaction.id)
 
 
 def _marks(values: Sequence[object] | dict[str, Any]) -> str:

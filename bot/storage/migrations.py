@@ -193,4 +193,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE UNIQUE INDEX safety_reports_one_per_image ON safety_reports (job_id) "
         "WHERE source = 'member' AND state = 'open'",
     ),
+    # 5: leases. A job (or an interaction awaiting one) is worked on by the process named in lease_owner until
+    # lease_until, in milliseconds since 1970 by the database's clock; the owner's heartbeat moves it on.
+    (
+        "ALTER TABLE jobs ADD COLUMN lease_owner TEXT",
+        "ALTER TABLE jobs ADD COLUMN lease_until INTEGER",
+        "CREATE INDEX jobs_leased ON jobs (lease_owner) WHERE lease_owner IS NOT NULL",
+        "ALTER TABLE pending_interactions ADD COLUMN lease_owner TEXT",
+        "ALTER TABLE pending_interactions ADD COLUMN lease_until INTEGER",
+    ),
 )

@@ -216,6 +216,9 @@ class DiscordPresenter:
                 screen.timer = asyncio.create_task(self._flush_later(job_id, due - now))
                 return
             screen.pending = None
+            if not await self._messages.still_held(job.id):
+                log.info("job %s: progress not shown: this process no longer holds the job", job.id)
+                return
             screen.edited_at = now  # taken before the edit, so no other edit can start within the gap
             try:
                 await self._show(job, Render(embeds=[progress_embed(job, progress)]))
