@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.imagine", "cogs.admin", "cogs.moderation")
 TREE_HASH_KEY = "command_tree_hash"
+IDENTIFY_GAP_SECONDS = 5.0  # Discord: max_concurrency IDENTIFYs per 5 s, one per bucket
 PUBLIC_PLACEHOLDER = "public_placeholder"  # Interaction.extras key: a public "thinking…" reply is showing
 ON_ANSWERED = "on_answered"  # Interaction.extras key: what to await once the member has been given the reason
 # What the bot needs where it posts: results with their images, in channels and their threads, and its own
@@ -69,6 +70,10 @@ class ImagineBot(commands.AutoShardedBot):
         # This bot has no voice: the libraries voice would need are no news to the operator.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         options.setdefault("chunk_guilds_at_startup", False)
+        if config.shard_count is not None:
+            options.setdefault("shard_count", config.shard_count)
+        if config.shard_ids is not None:
+            options.setdefault("shard_ids", list(config.shard_ids))
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,
@@ -88,6 +93,7 @@ class ImagineBot(commands.AutoShardedBot):
         self.moderation = services.moderation
         self.serve = serve  # False for `python -m bot sync`: load the commands, start no work
         self._login_deadline: asyncio.Timeout | None = None
+        self._identify_buckets = 1
         discord.http.Route.BASE = config.discord_api_base_url
         if config.discord_gateway_url:
             discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(config.discord_gateway_url)
@@ -160,20 +166,43 @@ class ImagineBot(commands.AutoShardedBot):
 
     async def launch_shards(self) -> None:
         shard_count: int | None = self.shard_count
-        if self.config.discord_gateway_url and shard_count is None:
-            # A fixed shard count makes discord.py connect to DEFAULT_GATEWAY instead of /gateway/bot's URL.
-            self.shard_count, _, _ = await self.http.get_bot_gateway()
+        recommended, url, limits = await self.http.get_bot_gateway()
+        self._identify_buckets = max(1, int(limits.get("max_concurrency", 1)))
+        # With a shard count set, discord.py connects to DEFAULT_GATEWAY instead of /gateway/bot's URL.
+        if not self.config.discord_gateway_url:
+            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+        if shard_count is None:
+            self.shard_count = recommended
         await super().launch_shards()
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """Log in at Discord's pace for the whole deployment: one IDENTIFY per bucket every 5 s, whichever
+        process sends it (a turn taken in the database), instead of discord.py's pace for one process."""
+        bucket = (shard_id or 0) % self._identify_buckets
+        while True:
+            async with self.storage.transaction() as tx:
+                wait = await tx.take_login_turn(bucket, IDENTIFY_GAP_SECONDS)
+            if wait <= 0:
+                return
+            log.debug("shard %s waits %.1f s for its turn to log in", shard_id, wait)
+            await asyncio.sleep(wait)
 
     async def sync_commands_if_changed(self) -> bool:
         """Register the slash commands with Discord if they differ from the last registered set."""
         digest = self.command_tree_hash()
-        async with self.storage.transaction() as tx:
+        async with self.storage.transaction() as tx:  # claimed in the transaction: one process syncs
             synced = await tx.get_state(TREE_HASH_KEY)
+            if synced != digest:
+                await tx.set_state(TREE_HASH_KEY, digest)
         if synced == digest:
             log.info("slash commands unchanged since the last sync; not syncing")
             return False
-        await self.sync_commands()
+        try:
+            await self.sync_commands()
+        except BaseException:
+            async with self.storage.transaction() as tx:  # the next start tries again
+                await tx.set_state(TREE_HASH_KEY, synced or "")
+            raise
         return True
 
     async def sync_commands(self, guild_id: int | None = None) -> int:

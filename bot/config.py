@@ -104,6 +104,8 @@ class Config:
     pixazo_webhook_url: str | None = None
     webhook_port: int | None = None
     webhook_secret: Secret | None = None
+    shard_count: int | None = None
+    shard_ids: tuple[int, ...] | None = None
 
     @property
     def database_path(self) -> Path:
@@ -156,6 +158,8 @@ class Config:
             "pixazo_webhook_url": reader.get("PIXAZO_WEBHOOK_URL", parsers.http_url),
             "webhook_port": reader.get("WEBHOOK_PORT", parsers.int_between(1, 65535)),
             "webhook_secret": reader.optional_secret("WEBHOOK_SECRET", min_length=16),
+            "shard_count": reader.get("SHARD_COUNT", parsers.int_between(1, 100_000)),
+            "shard_ids": reader.get("SHARD_IDS", parsers.id_ranges),
         }
         if reader.problems:
             raise ConfigError(reader.problems)
@@ -165,6 +169,11 @@ class Config:
             problems.append("POLL_MIN_SECONDS must not be larger than POLL_MAX_SECONDS")
         if config.pixazo_webhook_url and (config.webhook_port is None or config.webhook_secret is None):
             problems.append("PIXAZO_WEBHOOK_URL needs WEBHOOK_PORT (where the bot listens) and WEBHOOK_SECRET")
+        if config.shard_ids is not None:
+            if config.shard_count is None:
+                problems.append("SHARD_IDS needs SHARD_COUNT, the number of shards across every process")
+            elif (highest := max(config.shard_ids)) >= config.shard_count:
+                problems.append(f"SHARD_IDS names shard {highest}, but SHARD_COUNT makes 0 to {config.shard_count - 1}")
         if problems:
             raise ConfigError(problems)
         return config

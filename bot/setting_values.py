@@ -93,3 +93,20 @@ def number_between(low: float, high: float) -> Callable[[str], float]:
         return value
 
     return parse
+
+
+def id_ranges(raw: str) -> tuple[int, ...]:
+    """``0-3,8``: ids and inclusive ranges of them, each once, in order."""
+    ids: list[int] = []
+    for part in raw.split(","):
+        first, dash, last = part.strip().partition("-")
+        try:
+            low, high = int(first), int(last if dash else first)
+        except ValueError:
+            raise ValueError("must be ids and ranges of them, like 0-3,8") from None
+        if low < 0 or high < low:
+            raise ValueError(f"has a range that runs backwards or below 0: {part.strip()}")
+        ids.extend(range(low, high + 1))
+    if len(set(ids)) != len(ids):
+        raise ValueError("names a shard twice")
+    return tuple(sorted(ids))

@@ -134,8 +134,10 @@ class DiscordStandin:
         ack_timeout: float = 3.0,
         token_lifetime: float = 15 * 60,
         attachment_limit: int = 10 * 1024 * 1024,
+        shards: int = 1,
     ) -> None:
         self.token = token
+        self.shards = shards  # what /gateway/bot recommends; a server is on shard (id >> 22) % the count used
         self.guilds = guilds
         self.roles = roles or {}
         self.application_id = application_id
@@ -153,11 +155,13 @@ class DiscordStandin:
         self.bot_denied: dict[int, int] = {}  # channel → permission bits an overwrite takes from the bot there
         self.callback_delay = 0.0  # how long an interaction callback takes to be answered, like a real round trip
         self.identifies = 0
+        self.logins: list[tuple[float, int, int]] = []  # (when, shard, shard count) of every IDENTIFY
         self.resumes = 0
         self._failures: list[_Failure] = []
         self._hooks: list[_Hook] = []
         self._counter = itertools.count()
         self._sockets: list[web.WebSocketResponse] = []
+        self._shard_of: dict[web.WebSocketResponse, tuple[int, int]] = {}
         self._seq = 0
         self._ready = asyncio.Event()
         self._changed = asyncio.Condition()
@@ -216,7 +220,7 @@ class DiscordStandin:
             await self._ready.wait()
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10) -> None:
-        """Wait until `predicate` holds; it is checked whenever a request arrives."""
+        """Wait until `predicate` holds; it is checked whenever a request or a login arrives."""
         async with asyncio.timeout(timeout), self._changed:
             await self._changed.wait_for(predicate)
 
@@ -637,7 +641,7 @@ class DiscordStandin:
         return _json(
             {
                 "url": self.gateway_url,
-                "shards": 1,
+                "shards": self.shards,
                 "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1},
             }
         )
@@ -799,13 +803,18 @@ class DiscordStandin:
                         await socket.close(code=4004, message=b"Authentication failed.")
                         break
                     self.identifies += 1
+                    shard = tuple(data.get("shard") or (0, 1))
+                    self._shard_of[socket] = (int(shard[0]), int(shard[1]))
+                    self.logins.append((asyncio.get_running_loop().time(), int(shard[0]), int(shard[1])))
+                    await self._notify()
+                    guilds = [g for g in self.guilds if self._on_shard(socket, g)]
                     await self._send(
                         socket,
                         "READY",
                         {
                             "v": 10,
                             "user": {**self.user(self.bot_user_id, "imagine-bot"), "bot": True},
-                            "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds],
+                            "guilds": [{"id": str(g), "unavailable": True} for g in guilds],
                             "session_id": f"session-{next(self._counter)}",
                             "resume_gateway_url": self.gateway_url,
                             "shard": data.get("shard", [0, 1]),
@@ -814,7 +823,7 @@ class DiscordStandin:
                             "relationships": [],
                         },
                     )
-                    for guild in self.guilds:
+                    for guild in guilds:
                         await self._send(socket, "GUILD_CREATE", self._guild_payload(guild))
                     self._ready.set()
                 elif op == 6:
@@ -823,11 +832,19 @@ class DiscordStandin:
                     self._ready.set()
         finally:
             self._sockets.remove(socket)
+            self._shard_of.pop(socket, None)
         return socket
 
+    def _on_shard(self, socket: web.WebSocketResponse, guild_id: int) -> bool:
+        shard_id, count = self._shard_of.get(socket, (0, 1))
+        return (guild_id >> 22) % count == shard_id
+
     async def _dispatch(self, event: str, data: dict[str, Any]) -> None:
+        """Send an event to the sessions that receive it: a server's events go to its shard's only."""
+        guild = data.get("guild_id")
         for socket in list(self._sockets):
-            await self._send(socket, event, data)
+            if guild is None or self._on_shard(socket, int(guild)):
+                await self._send(socket, event, data)
 
     async def _send(self, socket: web.WebSocketResponse, event: str, data: dict[str, Any]) -> None:
         self._seq += 1

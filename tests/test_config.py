@@ -151,3 +151,26 @@ def test_a_database_url_that_is_refused_never_shows_its_password(url: str) -> No
     message = str(caught.value)
     assert "DATABASE_URL" in message
     assert "hunter2" not in message and "ter2" not in message
+
+
+@pytest.mark.parametrize(
+    ("settings", "problem"),
+    [
+        ({"SHARD_IDS": "0-1"}, "SHARD_IDS needs SHARD_COUNT"),
+        ({"SHARD_COUNT": "4", "SHARD_IDS": "2-4"}, "SHARD_IDS names shard 4, but SHARD_COUNT makes 0 to 3"),
+        ({"SHARD_COUNT": "4", "SHARD_IDS": "3-1"}, "SHARD_IDS has a range that runs backwards"),
+        ({"SHARD_COUNT": "4", "SHARD_IDS": "a"}, "SHARD_IDS must be ids and ranges of them"),
+        ({"SHARD_COUNT": "4", "SHARD_IDS": "0-2,1"}, "SHARD_IDS names a shard twice"),
+        ({"SHARD_COUNT": "0"}, "SHARD_COUNT must be between 1 and 100000"),
+    ],
+)
+def test_a_wrong_shard_slice_is_one_line_naming_it(settings: dict[str, str], problem: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Config.from_env({"DISCORD_TOKEN": TOKEN, "PIXAZO_API_KEY": KEY, **settings})
+    assert problem in str(caught.value)
+    assert len(str(caught.value).splitlines()) == 1
+
+
+def test_a_shard_slice_is_read_in_order() -> None:
+    config = Config.from_env({"DISCORD_TOKEN": TOKEN, "PIXAZO_API_KEY": KEY, "SHARD_COUNT": "10", "SHARD_IDS": "8,0-2"})
+    assert (config.shard_count, config.shard_ids) == (10, (0, 1, 2, 8))

@@ -259,3 +259,13 @@ async def next_request_and_a_commit_work(ledger: Ledger, *, cancelled_member: in
     assert await ledger.commit(reservation.id)
     assert (await ledger.usage(7, cancelled_member)).reserved == Money(0)
     assert (await ledger.usage(7, 2)).spent == Money(8_000)
+
+
+async def test_processes_opening_a_new_database_at_the_same_moment_all_come_up(tmp_path: Path) -> None:
+    """Seen with two bots started together on an empty file: one stopped with "database is locked"."""
+    for attempt in range(20):
+        path = tmp_path / f"new-{attempt}.db"
+        opened = await asyncio.gather(*(Storage.open(path) for _ in range(3)))  # each connects in a thread
+        assert [await storage.schema_version() for storage in opened] == [len(MIGRATIONS)] * 3
+        for storage in opened:
+            await storage.close()

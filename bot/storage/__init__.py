@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Coroutine, Generator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,7 +25,7 @@ from bot.aio import to_the_end
 from bot.errors import StartupError
 from bot.storage.convert import fetch_one
 from bot.storage.guilds import GuildsTable
-from bot.storage.jobs import JobsTable, Lease
+from bot.storage.jobs import NOW_MS, JobsTable, Lease
 from bot.storage.migrations import MIGRATIONS
 from bot.storage.moderation import ModerationTable
 from bot.storage.spend import SpendTable
@@ -58,6 +59,24 @@ class Tx:
             "INSERT INTO app_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
+
+    async def take_login_turn(self, bucket: int, gap_seconds: float) -> float:
+        """Take the bucket's turn to log in to Discord's gateway if it has come (0), else how long until it
+        does: turns come `gap_seconds` apart, across every process on the database."""
+        gap = round(gap_seconds * 1000)
+        row = await fetch_one(
+            self._conn,
+            f"SELECT next_at - {NOW_MS} AS wait FROM login_turns WHERE bucket = ?",
+            (bucket,),
+        )
+        if row is not None and row["wait"] > 0:
+            return float(row["wait"]) / 1000
+        await self._conn.execute(
+            f"INSERT INTO login_turns (bucket, next_at) VALUES (?, {NOW_MS} + ?) "
+            "ON CONFLICT (bucket) DO UPDATE SET next_at = excluded.next_at",
+            (bucket, gap),
+        )
+        return 0.0
 
 
 class Opening:
@@ -164,7 +183,7 @@ class Storage:
         try:
             self._raw.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:  # any kind of busy (BUSY_RECOVERY while WAL starts)
                 raise
             return False
         finally:
@@ -210,7 +229,7 @@ def _connect(path: Path, known_version: int) -> sqlite3.Connection:
         raw.row_factory = sqlite3.Row  # columns by name
         raw.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         _check_schema(raw, path, known_version)
-        raw.execute("PRAGMA journal_mode = WAL")
+        _set_wal(raw)
         raw.execute("PRAGMA foreign_keys = ON")
         raw.execute("PRAGMA synchronous = NORMAL")
     except sqlite3.DatabaseError as exc:
@@ -222,6 +241,20 @@ def _connect(path: Path, known_version: int) -> sqlite3.Connection:
     return raw
 
 
+def _set_wal(raw: sqlite3.Connection) -> None:
+    """Switch to WAL. SQLite answers "locked" at once, without waiting, when another process is making or
+    switching the same new file this instant (bots started together on an empty database): try again."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            raw.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def _check_header(path: Path) -> None:
     try:
         with path.open("rb") as file:
@@ -230,18 +263,21 @@ def _check_header(path: Path) -> None:
         return  # a new database
     except OSError as exc:
         raise StartupError(f"the database {path} cannot be read ({exc.strerror or exc}): check DATABASE_URL.") from None
-    if header and header != _SQLITE_HEADER:
+    if not _SQLITE_HEADER.startswith(header):  # empty or shorter: another process is creating it this instant
         raise _not_ours(path)
 
 
 def _check_schema(raw: sqlite3.Connection, path: Path, known_version: int) -> None:
-    version = int(raw.execute("PRAGMA user_version").fetchone()[0])
+    # One statement, so one snapshot: another process may be applying the first migration meanwhile.
+    version, has_tables = raw.execute(
+        "SELECT (SELECT user_version FROM pragma_user_version), EXISTS (SELECT 1 FROM sqlite_master)"
+    ).fetchone()
     if version > known_version:
         raise StartupError(
             f"the database {path} was written by a newer imagine-bot (schema version {version}; this one knows "
             f"up to {known_version}): upgrade imagine-bot, or point DATABASE_URL at another file."
         )
-    if version == 0 and raw.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone() is not None:
+    if version == 0 and has_tables:
         raise _not_ours(path)  # another program's tables: never add ours beside them
 
 

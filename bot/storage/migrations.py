@@ -202,4 +202,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE pending_interactions ADD COLUMN lease_owner TEXT",
         "ALTER TABLE pending_interactions ADD COLUMN lease_until INTEGER",
     ),
+    # 6: logins to Discord's gateway, paced for the whole deployment: the next moment (milliseconds by the
+    # database's clock) a shard of each of Discord's identify buckets may log in.
+    ("CREATE TABLE login_turns (bucket INTEGER PRIMARY KEY, next_at INTEGER NOT NULL)",),
 )
