@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bot.ledger import BudgetDefaults, Ledger
 from bot.money import Money
-from bot.storage import Storage
+from bot.storage import open_sqlite
 
 DEFAULTS = BudgetDefaults(
     Money(8_000), Money(10**12), guild_daily_limit=Money(10**12), global_daily_limit=Money(10**12)
@@ -29,7 +29,7 @@ DEFAULTS = BudgetDefaults(
 
 async def run(reservations: int, concurrent: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
-        storage = await Storage.open(Path(folder) / "bench.db")
+        storage = await open_sqlite(Path(folder) / "bench.db")
         ledger = Ledger(storage, DEFAULTS, lambda: datetime.now(UTC))
         try:
             start = time.perf_counter()

@@ -61,7 +61,8 @@ def _command(command: str, args: argparse.Namespace) -> int:
         return asyncio.run(run_checks(config, health_only=args.health))
     if command == "imagine" and not os.environ.get("LOG_LEVEL", "").strip():
         config = dataclasses.replace(config, log_level="WARNING")  # the progress line is what matters there
-    check_database_folder(config.database_path)
+    if config.database_path is not None:
+        check_database_folder(config.database_path)
     setup_logging(config)
     try:
         if command == "imagine":

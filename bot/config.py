@@ -6,7 +6,6 @@ one go. Secrets are `Secret`s: they never show in `repr`, and no error repeats a
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -15,18 +14,9 @@ from typing import Any, TypeVar
 from bot import setting_values as parsers
 from bot.errors import ConfigError, InvalidAmountError
 from bot.money import Money
+from bot.storage.urls import check_database_url, is_postgres_url, shown, sqlite_path, without_credentials
 
 T = TypeVar("T")
-
-# A URL's user:password@ (up to its last @, as a password may hold an unencoded @ or /) and a password=
-# in its query (libpq reads one there): never repeated in a problem.
-_URL_CREDENTIALS = re.compile(r"//\S*@")
-_URL_PASSWORD = re.compile(r"([?&]password=)[^&\s]*", re.IGNORECASE)
-
-
-def _without_credentials(url: str) -> str:
-    return _URL_PASSWORD.sub(r"\1…", _URL_CREDENTIALS.sub("//…@", url))
-
 
 DEFAULT_BASE_URL = "https://gateway.pixazo.ai/z-image-turbo-834/v1"
 
@@ -77,7 +67,7 @@ class Config:
     discord_api_base_url: str = "https://discord.com/api/v10"
     discord_gateway_url: str | None = None
     discord_login_timeout_seconds: float = 30.0
-    database_url: str = "sqlite:///data/imagine.db"
+    database_url: str = field(default="sqlite:///data/imagine.db", repr=False)  # may hold a password
     price_per_image_usd: Money = Money(8_000)
     default_user_daily_limit_usd: Money = Money(80_000)
     default_guild_daily_limit_usd: Money | None = None
@@ -108,8 +98,14 @@ class Config:
     shard_ids: tuple[int, ...] | None = None
 
     @property
-    def database_path(self) -> Path:
-        return sqlite_path(self.database_url)
+    def database_path(self) -> Path | None:
+        """The SQLite file, or None when the database is a PostgreSQL server."""
+        return None if is_postgres_url(self.database_url) else sqlite_path(self.database_url)
+
+    @property
+    def database_shown(self) -> str:
+        """DATABASE_URL as logs and `check` show it, its password masked."""
+        return shown(self.database_url)
 
     @property
     def max_image_bytes(self) -> int:
@@ -129,7 +125,7 @@ class Config:
             "discord_login_timeout_seconds": reader.get(
                 "DISCORD_LOGIN_TIMEOUT_SECONDS", parsers.number_between(0.1, 600)
             ),
-            "database_url": reader.get("DATABASE_URL", _database_url),
+            "database_url": reader.get("DATABASE_URL", check_database_url),
             "price_per_image_usd": reader.get("PRICE_PER_IMAGE_USD", parsers.positive_money),
             "default_user_daily_limit_usd": reader.get("DEFAULT_USER_DAILY_LIMIT_USD", parsers.money),
             "default_guild_daily_limit_usd": reader.get("DEFAULT_GUILD_DAILY_LIMIT_USD", parsers.money),
@@ -184,14 +180,6 @@ class Config:
         return [f.name.upper() for f in fields(cls)]
 
 
-def sqlite_path(url: str) -> Path:
-    """The file behind a SQLAlchemy-style URL: ``sqlite:///rel/path`` or ``sqlite:////abs/path``."""
-    prefix = "sqlite:///"
-    if not url.startswith(prefix) or len(url) == len(prefix):
-        raise ValueError("must look like sqlite:///relative/path.db or sqlite:////absolute/path.db")
-    return Path(url[len(prefix) :])
-
-
 class _Reader:
     """Reads variables, collecting problems instead of stopping at the first."""
 
@@ -229,13 +217,8 @@ class _Reader:
         try:
             return parse(raw)
         except (ValueError, InvalidAmountError) as exc:
-            self.problems.append(f"{name} {exc} (got {_without_credentials(raw)!r})")
+            self.problems.append(f"{name} {exc} (got {without_credentials(raw)!r})")
             return None
-
-
-def _database_url(raw: str) -> str:
-    sqlite_path(raw)
-    return raw
 
 
 def _size_map(raw: str) -> dict[str, str]:

@@ -15,14 +15,15 @@ import socket
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
 from bot.config import Config, Secret
 from bot.errors import PixazoAuthError, PixazoError, PixazoTransientError, StartupError
 from bot.pixazo import PixazoClient, RetryPolicy
-from bot.startup import check_database_folder
-from bot.storage import Storage
+from bot.startup import DEFAULT_DATABASE_FOLDER, check_database_folder
+from bot.storage import open_storage
 
 HEARTBEAT_EVERY_SECONDS = 30.0
 HEARTBEAT_STALE_SECONDS = 90.0
@@ -30,22 +31,26 @@ _CHECK_REQUEST_ID = "imagine-bot-key-check-00000000"
 
 
 def heartbeat_path(config: Config) -> Path:
-    return config.database_path.parent / "heartbeat.json"
+    """Beside the SQLite file; in the working folder's data/ when the database is a server."""
+    folder = config.database_path.parent if config.database_path else DEFAULT_DATABASE_FOLDER
+    return folder / "heartbeat.json"
 
 
 def write_heartbeat(path: Path, **facts: object) -> None:
     """Record that the bot is alive, atomically (the check never reads half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps({"time": time.time(), "pid": os.getpid(), **facts}))
     temporary.replace(path)
 
 
-def heartbeat_age(path: Path) -> float | None:
+def read_heartbeat(path: Path) -> dict[str, Any] | None:
     try:
         beat = json.loads(path.read_text())
-        return time.time() - float(beat["time"])
+        float(beat["time"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    return beat if isinstance(beat, dict) else None
 
 
 def discord_token_problem(token: Secret) -> str | None:
@@ -103,23 +108,26 @@ async def check_discord_token(http: aiohttp.ClientSession, config: Config) -> tu
 
 async def run_checks(config: Config, *, health_only: bool = False) -> int:
     if health_only:
-        age = heartbeat_age(heartbeat_path(config))
+        beat = read_heartbeat(heartbeat_path(config))
+        age = None if beat is None else time.time() - float(beat["time"])
         if age is None or age > HEARTBEAT_STALE_SECONDS:
             print("unhealthy: no recent heartbeat" if age is None else f"unhealthy: last heartbeat {age:.0f}s ago")
+            return 1
+        if beat is not None and beat.get("database") == "unreachable":
+            print(f"unhealthy: the database is unreachable (last heartbeat {age:.0f}s ago); jobs wait for it")
             return 1
         print(f"healthy: last heartbeat {age:.0f}s ago")
         return 0
     rows: list[tuple[str, bool, str]] = [("settings", True, f"{len(Config.variables())} settings valid")]
     try:
-        check_database_folder(config.database_path)
-        storage = await Storage.open(config.database_path)
-        version = await storage.schema_version()
-        await storage.close()
-        rows.append(("database", True, f"{config.database_path} at schema version {version}"))
+        if config.database_path is not None:
+            check_database_folder(config.database_path)
+        async with open_storage(config.database_url) as storage:
+            rows.append(("database", True, await storage.describe()))
     except StartupError as exc:
         rows.append(("database", False, str(exc)))
     except (OSError, sqlite3.Error) as exc:
-        rows.append(("database", False, f"{config.database_path}: {exc}"))
+        rows.append(("database", False, f"{config.database_shown}: {exc}"))
     async with aiohttp.ClientSession() as http:
         pixazo = PixazoClient(
             http,

@@ -23,7 +23,7 @@ from bot.models import JobOrigin
 from bot.moderation import Moderation
 from bot.pixazo import DEFAULT_RETRY, PixazoClient, RetryPolicy
 from bot.servers import Servers
-from bot.storage import Storage
+from bot.storage import Storage, open_storage
 from bot.webhooks import WebhookUrls
 
 
@@ -115,6 +115,6 @@ async def open_services(
     connector = aiohttp.TCPConnector(limit=config.max_active_jobs + 50, keepalive_timeout=60)
     async with (
         aiohttp.ClientSession(connector=connector) as http,
-        Storage.open(config.database_path, lease_seconds=config.job_lease_seconds) as storage,
+        open_storage(config.database_url, lease_seconds=config.job_lease_seconds) as storage,
     ):
         yield wire(config, http=http, storage=storage, clock=clock, metrics=metrics, retry=retry)

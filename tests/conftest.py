@@ -13,6 +13,7 @@ from aiohttp import web
 from bot.config import Secret
 from bot.pixazo import PixazoClient, RetryPolicy
 from bot.simulator import BASE_PATH, Simulator, SimulatorSettings
+from tests.databases import BACKENDS, database_url_for
 from tests.discord_standin import DiscordStandin
 
 TEST_KEY = "sk-test-6b1f0c2d9e8a7f3b"
@@ -34,6 +35,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "install" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(params=BACKENDS)
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A DATABASE_URL for an empty database: a test that takes it runs once on each backend."""
+    async with database_url_for(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

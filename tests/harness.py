@@ -80,6 +80,12 @@ class Harness:
         self.bot: ImagineBot
         self._task: asyncio.Task[None] | None = None
 
+    @property
+    def database_path(self) -> Path:
+        path = self.config.database_path
+        assert path is not None, "this test reads the SQLite file itself"
+        return path
+
     async def start(self) -> None:
         self._resources = contextlib.AsyncExitStack()
         services = await self._resources.enter_async_context(

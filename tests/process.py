@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bot.models import JobState, ReservationState
 from bot.money import Money
-from bot.storage import Storage
+from bot.storage import open_sqlite
 from tests.discord_standin import DiscordStandin
 from tests.harness import DISCORD_TOKEN
 
@@ -76,7 +76,7 @@ class BotProcess:
 
 async def money_on_record(path: Path) -> tuple[Money, Money]:
     """What a database holds: everything charged, and everything still reserved, from the reservations."""
-    storage = await Storage.open(path)
+    storage = await open_sqlite(path)
     try:
         async with storage.transaction() as tx:
             charged = await tx.spend.total_charged()

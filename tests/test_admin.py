@@ -55,7 +55,7 @@ EVERY_ADMIN_COMMAND: list[tuple[str, dict[str, Any]]] = [
 
 
 def dump(harness: Harness) -> list[str]:
-    with sqlite3.connect(harness.config.database_path) as conn:
+    with sqlite3.connect(harness.database_path) as conn:
         return list(conn.iterdump())
 
 

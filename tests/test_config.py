@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import DEFAULT_IMAGE_SIZES, Config, sqlite_path
+from bot.config import DEFAULT_IMAGE_SIZES, Config
 from bot.errors import ConfigError
 from bot.money import Money
+from bot.storage.urls import sqlite_path
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.secret-token-value"
@@ -61,7 +62,7 @@ def test_every_problem_is_reported_at_once_naming_each_variable() -> None:
                 "PIXAZO_API_KEY": "",
                 "PRICE_PER_IMAGE_USD": "cheap",
                 "DEFAULT_USER_DAILY_LIMIT_USD": "0.0000001",
-                "DATABASE_URL": "postgres://x",
+                "DATABASE_URL": "mysql://x",
                 "LOG_LEVEL": "LOUD",
                 "MEMBER_MAX_JOBS": "many",
                 "DISCORD_API_BASE_URL": "discord.com",
@@ -135,22 +136,31 @@ def test_env_example_leaves_the_database_to_the_default() -> None:
     assert "\nDATABASE_URL=\n" in example  # so `docker run --env-file .env` keeps the image's /data
 
 
-@pytest.mark.parametrize(
-    "url",
-    [
-        "postgresql://imagine:hunter2@db/imagine",
-        "postgres://imagine:hunter2@/imagine?host=/run/postgresql",
-        "postgresql://imagine:hun@ter2@db/imagine",  # an @ the operator forgot to encode
-        "postgresql://imagine:hun/ter2@db/imagine",  # and a slash
-        "postgresql://imagine@/imagine?host=/run/postgresql&password=hunter2",  # libpq reads it there too
-    ],
-)
+PASSWORD_URLS = [
+    "postgresql://imagine:hunter2@db/imagine",
+    "postgres://imagine:hunter2@/imagine?host=/run/postgresql",
+    "postgresql://imagine:hun@ter2@db/imagine",  # an @ the operator forgot to encode
+    "postgresql://imagine:hun/ter2@db/imagine",  # and a slash
+    "postgresql://imagine@/imagine?host=/run/postgresql&password=hunter2",  # libpq reads it there too
+]
+
+
+@pytest.mark.parametrize("url", [url.replace("postgres", "mysql", 1) for url in PASSWORD_URLS])
 def test_a_database_url_that_is_refused_never_shows_its_password(url: str) -> None:
     with pytest.raises(ConfigError) as caught:
         Config.from_env({**REQUIRED, "DATABASE_URL": url})
     message = str(caught.value)
-    assert "DATABASE_URL" in message
+    assert "DATABASE_URL" in message and "postgresql://" in message  # it says which forms it reads
     assert "hunter2" not in message and "ter2" not in message
+
+
+@pytest.mark.parametrize("url", PASSWORD_URLS)
+def test_a_postgres_url_is_read_and_shown_without_its_password(url: str) -> None:
+    config = Config.from_env({**REQUIRED, "DATABASE_URL": url})
+    assert config.database_url == url and config.database_path is None
+    for shown in (config.database_shown, repr(config)):
+        assert "hunter2" not in shown and "ter2" not in shown
+    assert config.database_shown.startswith(url.split(":", 1)[0] + "://imagine")
 
 
 @pytest.mark.parametrize(

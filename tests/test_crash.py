@@ -21,7 +21,7 @@ import pytest
 from bot.models import FailureKind, Job, JobState
 from bot.money import Money
 from bot.simulator import BASE_PATH, Endpoint, Fault, FaultKind, Simulator, SimulatorSettings
-from bot.storage import Storage
+from bot.storage import open_sqlite
 from tests.conftest import Serve
 from tests.discord_standin import DiscordStandin, Interaction
 from tests.harness import CHANNEL, DISCORD_TOKEN, GUILD
@@ -43,7 +43,7 @@ async def standin() -> AsyncIterator[DiscordStandin]:
 
 
 async def all_jobs(path: Path) -> list[Job]:
-    storage = await Storage.open(path)
+    storage = await open_sqlite(path)
     try:
         async with storage.transaction() as tx:
             return await tx.jobs.by_state(list(JobState))

@@ -18,7 +18,7 @@ import pytest
 from bot.models import Job, JobState
 from bot.money import Money
 from bot.simulator import BASE_PATH, Simulator, SimulatorSettings
-from bot.storage import Storage
+from bot.storage import open_sqlite
 from tests.conftest import Serve
 from tests.discord_standin import LOADING, DiscordStandin, Interaction, Recorded, StoredMessage
 from tests.harness import CHANNEL, DISCORD_TOKEN, GUILD
@@ -57,7 +57,7 @@ class World:
         return await self.standin.command("imagine", options, guild=GUILD, channel=CHANNEL, user=ALICE)
 
     async def jobs(self) -> list[Job]:
-        storage = await Storage.open(self.bot.database)
+        storage = await open_sqlite(self.bot.database)
         try:
             async with storage.transaction() as tx:
                 return await tx.jobs.by_state(list(JobState))

@@ -198,7 +198,7 @@ async def test_no_secret_reaches_a_log_line_a_discord_payload_or_the_database(
         assert secret not in caplog.text
         for request in harness.standin.requests:
             assert secret not in repr(request.json) and secret not in request.path
-        with sqlite3.connect(harness.config.database_path) as conn:
+        with sqlite3.connect(harness.database_path) as conn:
             assert not any(secret in line for line in conn.iterdump())
     assert all(
         r.headers.get("Authorization") == f"Bot {DISCORD_TOKEN}"

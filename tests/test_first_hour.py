@@ -23,7 +23,7 @@ from aiohttp import web
 
 from bot.bot import POSTING_PERMISSIONS
 from bot.simulator import BASE_PATH, Simulator, SimulatorSettings
-from bot.storage import Storage
+from bot.storage import open_sqlite
 from tests.conftest import TEST_KEY, Serve
 from tests.discord_standin import DiscordStandin
 from tests.harness import DISCORD_TOKEN, GUILD, Harness
@@ -82,7 +82,7 @@ def test_another_programs_sqlite_database_is_refused_and_left_as_it_was(tmp_path
 
 async def test_a_database_from_a_newer_version_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
     path = tmp_path / "imagine.db"
-    await (await Storage.open(path)).close()
+    await (await open_sqlite(path)).close()
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA user_version = 999")
     conn.close()

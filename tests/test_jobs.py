@@ -36,7 +36,7 @@ from bot.pixazo import DownloadedImage
 from bot.progress import Progress, Stage
 from bot.services import wire
 from bot.simulator import Endpoint, Fault, FaultKind, Simulator, SimulatorSettings
-from bot.storage import DEFAULT_LEASE_SECONDS, Storage
+from bot.storage import DEFAULT_LEASE_SECONDS, Storage, open_sqlite, open_storage
 from tests.conftest import FAST_RETRY, TEST_KEY, Serve
 from tests.harness import DISCORD_TOKEN
 from tests.rows import leave_as_crashed
@@ -99,7 +99,7 @@ class World:
 
     def __init__(
         self,
-        path: Path,
+        database: Path | str,  # a SQLite file, or any DATABASE_URL
         http: aiohttp.ClientSession,
         sim_url: str,
         simulator: Simulator,
@@ -108,14 +108,15 @@ class World:
         timeout: float = 5.0,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
     ) -> None:
-        self.path = path
+        self.database_url = database if isinstance(database, str) else f"sqlite:///{database}"
+        self.path = database if isinstance(database, Path) else Path()
         self.lease_seconds = lease_seconds
         self.http = http
         self.config = dataclasses.replace(
             Config(discord_token=Secret(DISCORD_TOKEN), pixazo_api_key=Secret(TEST_KEY)),
             pixazo_base_url=sim_url,
             pixazo_timeout_seconds=timeout,
-            database_url=f"sqlite:///{path}",
+            database_url=self.database_url,
         )
         self.simulator = simulator
         self.settings = settings
@@ -127,7 +128,7 @@ class World:
 
     async def start(self, sink: RecordingSink | None = None) -> None:
         self.sink = sink or RecordingSink()
-        self.storage = await Storage.open(self.path, lease_seconds=self.lease_seconds)
+        self.storage = await open_storage(self.database_url, lease_seconds=self.lease_seconds)
         services = wire(
             self.config, http=self.http, storage=self.storage, clock=utc_now, metrics=self.metrics, retry=FAST_RETRY
         )
@@ -482,7 +483,7 @@ async def test_a_job_that_waits_too_long_in_the_bots_queue_is_never_sent_and_is_
 
 async def test_the_bot_never_resumes_a_terminal_job(world: World) -> None:
     await world.stop()
-    world.storage = await Storage.open(world.path)
+    world.storage = await open_sqlite(world.path)
     now = datetime.now(UTC)
     async with world.storage.transaction() as tx:  # a terminal run's job, left queued at Pixazo
         reservation = await world.ledger.reserve(guild_id=0, member_id=0, role_ids=[], images=1, tx=tx)

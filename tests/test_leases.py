@@ -1,4 +1,4 @@
-"""Leased jobs: two processes on one database file, as two storages or two runners in one test.
+"""Leased jobs: two processes on one database (on each backend), as two storages or two runners in one test.
 
 A process holds the jobs it works on by a lease it renews; another takes a job only once nobody holds it
 (the lease ran out, or was let go at a clean stop), and the one that lost it can write nothing of it. The
@@ -11,7 +11,6 @@ import asyncio
 import logging
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -20,7 +19,7 @@ from bot.errors import LeaseLostError
 from bot.models import Delivery, Job, JobOrigin, JobRequest, JobState, ReservationState
 from bot.money import Money
 from bot.simulator import Endpoint, Simulator, SimulatorSettings
-from bot.storage import Storage
+from bot.storage import Storage, open_storage
 from tests.conftest import TEST_KEY, Serve
 from tests.test_jobs import ALICE, CHANNEL, FAST, GUILD, World
 
@@ -49,16 +48,23 @@ async def claim(storage: Storage, gone: list[str] | None = None) -> list[int]:
         return [job.id for job in await tx.jobs.claim(JobOrigin.DISCORD, gone or [], 10)]
 
 
-async def test_a_lease_that_is_renewed_is_kept_and_one_that_is_not_runs_out(tmp_path: Path) -> None:
-    path = tmp_path / "leases.db"
-    async with Storage.open(path, lease_seconds=0.3) as first, Storage.open(path, lease_seconds=0.3) as second:
+async def proven_gone(storage: Storage, workers: list[str]) -> list[str]:
+    async with storage.transaction() as tx:
+        return await tx.proven_gone(workers)
+
+
+async def test_a_lease_that_is_renewed_is_kept_and_one_that_is_not_runs_out(database_url: str) -> None:
+    async with (
+        open_storage(database_url, lease_seconds=0.3) as first,
+        open_storage(database_url, lease_seconds=0.3) as second,
+    ):
         job = await held_job(first)
         for _ in range(5):  # over half a second, renewed every tenth: never free
             assert await claim(second) == []
             await asyncio.sleep(0.1)
             async with first.transaction() as tx:
                 assert await tx.jobs.renew() == {job.id}
-        assert second.worker.gone([first.worker.name]) == []  # alive: its OS lock is held
+        assert await proven_gone(second, [first.worker_name]) == []  # alive: its OS lock, its session, are held
 
         await asyncio.sleep(0.35)  # the first is held up past its lease
         assert await claim(second) == [job.id]
@@ -69,9 +75,8 @@ async def test_a_lease_that_is_renewed_is_kept_and_one_that_is_not_runs_out(tmp_
             assert await tx.jobs.held_elsewhere([job.id]) == {job.id}
 
 
-async def test_a_process_that_lost_a_lease_can_change_neither_the_job_nor_its_money(tmp_path: Path) -> None:
-    path = tmp_path / "lost.db"
-    async with Storage.open(path, lease_seconds=0.1) as first, Storage.open(path) as second:
+async def test_a_process_that_lost_a_lease_can_change_neither_the_job_nor_its_money(database_url: str) -> None:
+    async with open_storage(database_url, lease_seconds=0.1) as first, open_storage(database_url) as second:
         job = await held_job(first)
         await asyncio.sleep(0.15)
         assert await claim(second) == [job.id]
@@ -79,7 +84,7 @@ async def test_a_process_that_lost_a_lease_can_change_neither_the_job_nor_its_mo
             async with first.transaction() as tx:  # as `Endings.fail` does: the job's ending, then its money
                 await tx.spend.settle(job.reservation_id or 0, charge_images=0, now=NOW)
                 await tx.jobs.update(job.id, NOW, only_from=[JobState.RESERVED], state=JobState.FAILED)
-        assert (lost.value.job_id, lost.value.holder) == (job.id, second.worker.name)
+        assert (lost.value.job_id, lost.value.holder) == (job.id, second.worker_name)
         async with second.transaction() as tx:
             still = await tx.jobs.get(job.id)
             reservation = await tx.spend.get(job.reservation_id or 0)
@@ -91,10 +96,9 @@ async def test_a_process_that_lost_a_lease_can_change_neither_the_job_nor_its_mo
             assert await tx.jobs.update(job.id, NOW, only_from=[JobState.QUEUED], state=JobState.FAILED) is None
 
 
-async def test_a_clean_stop_lets_go_at_once_and_a_told_ending_ends_the_lease(tmp_path: Path) -> None:
-    path = tmp_path / "stop.db"
-    async with Storage.open(path, lease_seconds=600) as second:
-        async with Storage.open(path, lease_seconds=600) as first:
+async def test_a_clean_stop_lets_go_at_once_and_a_told_ending_ends_the_lease(database_url: str) -> None:
+    async with open_storage(database_url, lease_seconds=600) as second:
+        async with open_storage(database_url, lease_seconds=600) as first:
             job = await held_job(first)
             told = await held_job(first)
             async with first.transaction() as tx:
@@ -103,37 +107,42 @@ async def test_a_clean_stop_lets_go_at_once_and_a_told_ending_ends_the_lease(tmp
         assert await claim(second) == [job.id]  # well inside the ten-minute lease
 
 
-async def test_a_worker_on_this_machine_that_died_is_proven_gone(tmp_path: Path) -> None:
-    path = tmp_path / "dead.db"
+async def test_a_worker_that_died_is_proven_gone(database_url: str) -> None:
     script = (
-        "import asyncio, os, sys; from pathlib import Path; from bot.storage import Storage\n"
+        "import asyncio, os, sys; from bot.storage import open_storage\n"
         "async def main():\n"
-        "    storage = await Storage.open(Path(sys.argv[1]), lease_seconds=600)\n"
-        "    print(storage.worker.name, flush=True)\n"
+        "    storage = await open_storage(sys.argv[1], lease_seconds=600)\n"
+        "    print(storage.worker_name, flush=True)\n"
         "    os._exit(9)  # no close, no let go: as a SIGKILL leaves it\n"
         "asyncio.run(main())\n"
     )
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", script, str(path), stdout=asyncio.subprocess.PIPE
+        sys.executable, "-c", script, database_url, stdout=asyncio.subprocess.PIPE
     )
     out, _ = await process.communicate()
     dead = out.decode().strip()
-    async with Storage.open(path) as storage:
-        assert storage.worker.gone([dead, "another-host:1:abcd"]) == [dead]  # another machine's: not ours to judge
-        assert storage.worker.gone([storage.worker.name]) == []
+    elsewhere = "another-host:1:abcd"
+    async with open_storage(database_url) as storage:
+        assert await proven_gone(storage, [storage.worker_name]) == []
+        if database_url.startswith("sqlite"):  # an OS lock proves only this machine's workers gone
+            assert await proven_gone(storage, [dead, elsewhere]) == [dead]
+            return
+        async with asyncio.timeout(5):  # the server ends the session once it sees the socket close
+            while await proven_gone(storage, [dead]) != [dead]:
+                await asyncio.sleep(0.05)
+        assert await proven_gone(storage, [dead, elsewhere]) == [dead, elsewhere]  # no session anywhere: gone
 
 
 async def test_a_paused_runner_loses_its_job_to_another_which_delivers_it_once(
-    tmp_path: Path, serve: Serve, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+    database_url: str, serve: Serve, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Seen in a review: two processes on one database both carried on one job; one failed it (releasing its
     money) while the other delivered it. Now the paused one, on waking, finds the job is not its own."""
     caplog.set_level(logging.INFO)
     simulator = Simulator(SimulatorSettings(api_key=TEST_KEY, render_seconds=0.1, concurrency=1))
     base = await serve(simulator.app) + "/z-image-turbo-834/v1"
-    path = tmp_path / "two.db"
-    first = World(path, http, base, simulator, FAST, lease_seconds=0.6)
-    second = World(path, http, base, simulator, FAST, lease_seconds=0.6)
+    first = World(database_url, http, base, simulator, FAST, lease_seconds=0.6)
+    second = World(database_url, http, base, simulator, FAST, lease_seconds=0.6)
     await first.start()
     simulator.add_backlog(25)  # two and a half seconds of other work ahead
     job = await first.submit()
@@ -152,13 +161,12 @@ async def test_a_paused_runner_loses_its_job_to_another_which_delivers_it_once(
 
 
 async def test_a_runner_stopped_cleanly_hands_its_job_to_a_running_one_at_once(
-    tmp_path: Path, serve: Serve, http: aiohttp.ClientSession
+    database_url: str, serve: Serve, http: aiohttp.ClientSession
 ) -> None:
     simulator = Simulator(SimulatorSettings(api_key=TEST_KEY, render_seconds=0.1, concurrency=1))
     base = await serve(simulator.app) + "/z-image-turbo-834/v1"
-    path = tmp_path / "handover.db"
-    first = World(path, http, base, simulator, FAST, lease_seconds=600)
-    second = World(path, http, base, simulator, FAST, lease_seconds=600)
+    first = World(database_url, http, base, simulator, FAST, lease_seconds=600)
+    second = World(database_url, http, base, simulator, FAST, lease_seconds=600)
     await first.start()
     await second.start()
     simulator.add_backlog(10)

@@ -1,4 +1,5 @@
-"""The ledger on real SQLite files: budgets, races between connections, days in time zones."""
+"""The ledger on both backends (real SQLite files, a real PostgreSQL server): budgets, races between
+connections and processes, days in time zones."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from bot.ledger import BudgetDefaults, Ledger
 from bot.models import Delivery, JobOrigin, JobRequest, JobState, OverrideKind, ReportSource, ReservationState
 from bot.moderation import Moderation
 from bot.money import Money
-from bot.storage import Storage
+from bot.storage import Storage, open_sqlite, open_storage
 
 GUILD, ALICE, BOB = 100, 1, 2
 PRICE = Money.parse("0.008")
@@ -37,8 +38,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
-    storage = await Storage.open(tmp_path / "nested" / "imagine.db")
+async def storage(database_url: str) -> AsyncIterator[Storage]:
+    storage = await open_storage(database_url)
     yield storage
     await storage.close()
 
@@ -49,17 +50,16 @@ def ledger(storage: Storage, clock: Clock) -> Ledger:
 
 
 async def test_opening_creates_the_folder_and_uses_wal(tmp_path: Path) -> None:
-    storage = await Storage.open(tmp_path / "a" / "b" / "x.db")
+    storage = await open_sqlite(tmp_path / "a" / "b" / "x.db")
     await storage.close()
     assert (tmp_path / "a" / "b" / "x.db").exists()
     assert (tmp_path / "a" / "b" / "x.db").read_bytes()[18:20] == b"\x02\x02"  # WAL in the file header
 
 
 async def test_the_last_eight_tenths_of_a_cent_goes_to_exactly_one_of_fifty_racers(
-    tmp_path: Path, clock: Clock
+    database_url: str, clock: Clock
 ) -> None:
-    path = tmp_path / "race.db"
-    storages = [await Storage.open(path) for _ in range(5)]
+    storages = [await open_storage(database_url) for _ in range(5)]
     try:
         ledgers = [Ledger(storage, DEFAULTS, clock) for storage in storages]
         await ledgers[0].reserve(guild_id=GUILD, member_id=ALICE, role_ids=[], images=9)  # $0.072 of $0.08
@@ -80,9 +80,8 @@ async def test_the_last_eight_tenths_of_a_cent_goes_to_exactly_one_of_fifty_race
             await storage.close()
 
 
-async def test_a_server_budget_race_between_members_never_overspends(tmp_path: Path, clock: Clock) -> None:
-    path = tmp_path / "race.db"
-    storages = [await Storage.open(path) for _ in range(4)]
+async def test_a_server_budget_race_between_members_never_overspends(database_url: str, clock: Clock) -> None:
+    storages = [await open_storage(database_url) for _ in range(4)]
     try:
         async with storages[0].transaction() as tx:
             await tx.guilds.update_settings(GUILD, clock(), guild_daily_limit=Money.parse("0.1"))
@@ -280,13 +279,12 @@ async def test_commit_of_fewer_images_charges_only_those(ledger: Ledger) -> None
     assert (usage.spent, usage.reserved, usage.images) == (Money(24_000), Money(0), 3)
 
 
-async def test_a_reservation_survives_the_database_closing_before_its_commit(tmp_path: Path, clock: Clock) -> None:
-    path = tmp_path / "imagine.db"
-    storage = await Storage.open(path)
+async def test_a_reservation_survives_the_database_closing_before_its_commit(database_url: str, clock: Clock) -> None:
+    storage = await open_storage(database_url)
     reservation = await Ledger(storage, DEFAULTS, clock).reserve(guild_id=GUILD, member_id=ALICE, role_ids=[], images=5)
     await storage.close()
 
-    storage = await Storage.open(path)
+    storage = await open_storage(database_url)
     ledger = Ledger(storage, DEFAULTS, clock)
     usage = await ledger.usage(GUILD, ALICE)
     assert (usage.reserved, usage.left) == (Money(40_000), Money(40_000))
@@ -355,42 +353,87 @@ async def test_forgetting_a_member_keeps_the_money_right(ledger: Ledger, storage
 RACE_SCRIPT = """
 import asyncio, sys
 from datetime import datetime, UTC
-from pathlib import Path
 from bot.errors import BudgetExceededError
-from bot.jobs import admit
 from bot.ledger import BudgetDefaults, Ledger
 from bot.money import Money
-from bot.storage import Storage
+from bot.storage import open_storage
 
 async def main() -> None:
-    storage = await Storage.open(Path(sys.argv[1]))
-    ledger = Ledger(storage, BudgetDefaults(Money(8_000), Money(10**9), guild_daily_limit=Money(100_000)),
-                    lambda: datetime(2026, 11, 26, 15, tzinfo=UTC))
-    won = 0
-    for member in range(20):
+    url, scope, callers = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    storage = await open_storage(url)
+    defaults = BudgetDefaults(Money(8_000), Money(80_000), guild_daily_limit=Money(800_000),
+                              global_daily_limit=Money(8_000_000))
+    ledger = Ledger(storage, defaults, lambda: datetime(2026, 11, 26, 15, tzinfo=UTC))
+    base = {"member": 0, "server": 1_000, "global": 2_000}[scope]
+
+    async def caller(index: int) -> bool:
+        # The member scope: one member asks again and again; the server: its members each ask once;
+        # the operator's budget: members of servers of their own each ask once.
+        guild, member = {
+            "member": (100, 1),
+            "server": (200, base + index),
+            "global": (base + index, 1),
+        }[scope]
         try:
-            await ledger.reserve(guild_id=100, member_id=member, role_ids=[], images=1)
-            won += 1
-        except BudgetExceededError:
-            pass
+            await ledger.reserve(guild_id=guild, member_id=member, role_ids=[], images=1)
+        except BudgetExceededError as refusal:
+            assert refusal.scope == {"member": "member", "server": "server", "global": "operator"}[scope], refusal
+            return False
+        return True
+
+    won = await asyncio.gather(*(caller(i + 100 * int(sys.argv[4])) for i in range(callers)))
     await storage.close()
-    print(won)
+    print(sum(won))
 
 asyncio.run(main())
 """
+PROCESSES, CALLERS = 3, 50
+CLOCK = datetime(2026, 11, 26, 15, tzinfo=UTC)
+RACE_DEFAULTS = BudgetDefaults(
+    Money(8_000), Money(80_000), guild_daily_limit=Money(800_000), global_daily_limit=Money(8_000_000)
+)
 
 
-async def test_separate_processes_sharing_the_file_never_overspend(tmp_path: Path) -> None:
+async def race(database_url: str, scope: str) -> int:
     import sys
 
-    path = tmp_path / "shared.db"
-    await (await Storage.open(path)).close()  # create and migrate once, then let the processes race
     processes = [
         await asyncio.create_subprocess_exec(
-            sys.executable, "-c", RACE_SCRIPT, str(path), stdout=asyncio.subprocess.PIPE
+            sys.executable,
+            "-c",
+            RACE_SCRIPT,
+            database_url,
+            scope,
+            str(CALLERS),
+            str(index),
+            stdout=asyncio.subprocess.PIPE,
         )
-        for _ in range(4)
+        for index in range(PROCESSES)
     ]
     outputs = [await process.communicate() for process in processes]
     assert all(process.returncode == 0 for process in processes)
-    assert sum(int(out.decode()) for out, _ in outputs) == 12  # $0.10 / $0.008
+    return sum(int(out.decode()) for out, _ in outputs)
+
+
+async def test_processes_racing_for_the_last_image_of_each_budget_win_it_exactly_once(database_url: str) -> None:
+    """3 processes × 50 callers for the last $0.008 of a member, of a server, and of the operator's day."""
+    async with open_storage(database_url) as storage:
+        ledger = Ledger(storage, RACE_DEFAULTS, lambda: CLOCK)
+        await ledger.reserve(guild_id=100, member_id=1, role_ids=[], images=9)  # $0.072 of the member's $0.08
+        for member in range(99):  # $0.792 of the server's $0.80
+            await ledger.reserve(guild_id=200, member_id=10_000 + member, role_ids=[], images=1)
+        # The operator's $8: $0.864 above, $0.016 for the two races before its own, and $7.112 from servers
+        # of their own.
+        for guild in range(889):
+            await ledger.reserve(guild_id=5_000 + guild, member_id=1, role_ids=[], images=1)
+
+    assert await race(database_url, "member") == 1
+    assert await race(database_url, "server") == 1
+    assert await race(database_url, "global") == 1
+
+    async with open_storage(database_url) as storage, storage.transaction() as tx:
+        totals = await tx.spend.day_totals(200, 1, "2026-11-26", "2026-11-26")
+        alice = await tx.spend.day_totals(100, 1, "2026-11-26", "2026-11-26")
+    assert alice.member.reserved == Money(80_000)
+    assert totals.guild.reserved == Money(800_000)
+    assert totals.overall.reserved == Money(8_000_000)

@@ -12,7 +12,7 @@ from bot.errors import InvalidRequestError
 from bot.models import OverrideKind
 from bot.money import Money
 from bot.servers import MAX_TERM_CHARS, Servers
-from bot.storage import Storage
+from bot.storage import open_sqlite
 
 GUILD, ROLE, MEMBER = 100, 200, 300
 NOW = datetime(2026, 11, 26, 15, tzinfo=UTC)
@@ -20,7 +20,7 @@ NOW = datetime(2026, 11, 26, 15, tzinfo=UTC)
 
 @pytest.fixture
 async def servers(tmp_path: Path) -> AsyncIterator[Servers]:
-    async with Storage.open(tmp_path / "servers.db") as storage:
+    async with open_sqlite(tmp_path / "servers.db") as storage:
         yield Servers(storage, lambda: NOW)
 
 

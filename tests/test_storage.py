@@ -1,4 +1,5 @@
-"""Migrations and the connection's settings, on real SQLite files."""
+"""Migrations, transactions and the connection's settings: on both backends where the contract is shared, on
+SQLite files where the test is about SQLite itself (its write lock, its file)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from bot.ledger import BudgetDefaults, Ledger
 from bot.models import Delivery, JobOrigin, JobRequest, JobState, ReportSource, Reservation, ReservationState
 from bot.money import Money
-from bot.storage import Storage
+from bot.storage import open_sqlite, open_storage
 from bot.storage.migrations import MIGRATIONS
+from tests.databases import execute_raw
 
 NOW = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
 
@@ -23,9 +26,8 @@ def dump(path: Path) -> list[str]:
         return [*conn.iterdump(), f"user_version={conn.execute('PRAGMA user_version').fetchone()[0]}"]
 
 
-async def test_a_database_made_by_an_older_version_upgrades_with_its_data(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
-    old = await Storage.open(path, migrations=MIGRATIONS[:3])  # before jobs had an origin, or leases
+async def test_a_database_made_by_an_older_version_upgrades_with_its_data(database_url: str) -> None:
+    old = await open_storage(database_url, migrations=MIGRATIONS[:3])  # before jobs had an origin, or leases
     assert await old.schema_version() == 3
     async with old.transaction() as tx:
         await tx.guilds.update_settings(7, NOW, member_daily_limit=Money(50_000), timezone="Asia/Tokyo")
@@ -33,16 +35,16 @@ async def test_a_database_made_by_an_older_version_upgrades_with_its_data(tmp_pa
             guild_id=7, member_id=1, day="2026-11-27", utc_day="2026-11-26", unit_price=Money(8_000), images=2, now=NOW
         )
     await old.close()
-    with sqlite3.connect(path) as conn:  # jobs as the previous version wrote them: a bot's, and a terminal's
-        for guild, channel in ((7, 8), (0, 0)):
-            conn.execute(
-                "INSERT INTO jobs (guild_id, channel_id, member_id, prompt, size, image_size, count, output_format, "
-                "state, reservation_id, cost, created_at, updated_at) "
-                "VALUES (?, ?, 1, 'a fox', 'square', 'square_1_1', 2, 'png', 'reserved', ?, 16000, ?, ?)",
-                (guild, channel, reservation.id, NOW.isoformat(), NOW.isoformat()),
-            )
+    for guild, channel in ((7, 8), (0, 0)):  # jobs as the previous version wrote them: a bot's, and a terminal's
+        await execute_raw(
+            database_url,
+            "INSERT INTO jobs (guild_id, channel_id, member_id, prompt, size, image_size, count, output_format, "
+            "state, reservation_id, cost, created_at, updated_at) "
+            "VALUES (?, ?, 1, 'a fox', 'square', 'square_1_1', 2, 'png', 'reserved', ?, 16000, ?, ?)",
+            (guild, channel, reservation.id, NOW.isoformat(), NOW.isoformat()),
+        )
 
-    new = await Storage.open(path)
+    new = await open_storage(database_url)
     assert await new.schema_version() == len(MIGRATIONS)
     async with new.transaction() as tx:
         settings = await tx.guilds.settings(7)
@@ -69,22 +71,22 @@ async def test_a_database_made_by_an_older_version_upgrades_with_its_data(tmp_pa
 
 async def test_opening_an_up_to_date_database_changes_nothing(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "current.db"
-    storage = await Storage.open(path)
+    storage = await open_sqlite(path)
     async with storage.transaction() as tx:
         await tx.guilds.update_settings(7, NOW, paused=True)
     await storage.close()
     before = dump(path)
     caplog.clear()
     caplog.set_level("INFO")
-    storage = await Storage.open(path)
+    storage = await open_sqlite(path)
     await storage.close()
     assert dump(path) == before
     assert "applied migration" not in caplog.text
 
 
-async def test_the_connection_enforces_foreign_keys(tmp_path: Path) -> None:
-    storage = await Storage.open(tmp_path / "x.db")
-    with pytest.raises(sqlite3.IntegrityError):
+async def test_the_connection_enforces_foreign_keys(database_url: str) -> None:
+    storage = await open_storage(database_url)
+    with pytest.raises((sqlite3.IntegrityError, asyncpg.ForeignKeyViolationError)):
         async with storage.transaction() as tx:
             await tx.jobs.insert(
                 JobRequest(7, 8, 1, "a fox", "square", "square_1_1"),
@@ -99,7 +101,7 @@ async def test_the_connection_enforces_foreign_keys(tmp_path: Path) -> None:
 
 async def test_a_transaction_waits_while_another_process_holds_the_write_lock(tmp_path: Path) -> None:
     path = tmp_path / "x.db"
-    storage = await Storage.open(path)
+    storage = await open_sqlite(path)
     loop = asyncio.get_running_loop()
     began = asyncio.Event()
 
@@ -127,8 +129,8 @@ async def test_a_transaction_waits_while_another_process_holds_the_write_lock(tm
     await storage.close()
 
 
-async def test_a_transaction_that_raises_is_rolled_back(tmp_path: Path) -> None:
-    storage = await Storage.open(tmp_path / "x.db")
+async def test_a_transaction_that_raises_is_rolled_back(database_url: str) -> None:
+    storage = await open_storage(database_url)
     with pytest.raises(RuntimeError):
         async with storage.transaction() as tx:
             await tx.guilds.update_settings(7, NOW, paused=True)
@@ -138,8 +140,8 @@ async def test_a_transaction_that_raises_is_rolled_back(tmp_path: Path) -> None:
     await storage.close()
 
 
-async def test_interaction_tokens_are_kept_out_of_reprs(tmp_path: Path) -> None:
-    storage = await Storage.open(tmp_path / "x.db")
+async def test_interaction_tokens_are_kept_out_of_reprs(database_url: str) -> None:
+    storage = await open_storage(database_url)
     async with storage.transaction() as tx:
         reservation = await tx.spend.reserve(
             guild_id=7, member_id=1, day="2026-11-26", utc_day="2026-11-26", unit_price=Money(8_000), images=1, now=NOW
@@ -165,7 +167,7 @@ async def test_a_reservation_waits_only_for_the_write_lock_so_a_cancellation_can
     the wait for SQLite's write lock while another process holds it (tested below). Stepped by hand, an
     uncontended reservation never suspends at all, and a contended one only once."""
     path = tmp_path / "steps.db"
-    storage = await Storage.open(path)
+    storage = await open_sqlite(path)
     ledger = Ledger(storage, BudgetDefaults(Money(8_000), Money(80_000)), lambda: NOW)
 
     async def suspensions(member: int) -> int:
@@ -194,7 +196,7 @@ async def test_a_reservation_cancelled_while_waiting_for_the_write_lock_leaves_t
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "cancel.db"
-    storage = await Storage.open(path)
+    storage = await open_sqlite(path)
     ledger = Ledger(storage, BudgetDefaults(Money(8_000), Money(80_000)), lambda: NOW)
     loop = asyncio.get_running_loop()
     reached = asyncio.Event()
@@ -225,7 +227,7 @@ async def test_a_transaction_cancelled_at_an_await_in_its_body_rolls_back_and_le
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "body.db"
-    storage = await Storage.open(path)
+    storage = await open_sqlite(path)
     ledger = Ledger(storage, BudgetDefaults(Money(8_000), Money(80_000)), lambda: NOW)
     inside = asyncio.Event()
 
@@ -253,6 +255,37 @@ async def test_a_transaction_cancelled_at_an_await_in_its_body_rolls_back_and_le
     await storage.close()
 
 
+async def test_a_transaction_cancelled_in_its_body_rolls_back_and_another_process_writes_next(
+    database_url: str,
+) -> None:
+    storage, other = await open_storage(database_url), await open_storage(database_url)
+    ledger = Ledger(storage, BudgetDefaults(Money(8_000), Money(80_000)), lambda: NOW)
+    inside = asyncio.Event()
+
+    async def reserve_then_wait() -> None:
+        async with storage.transaction() as tx:
+            await ledger.reserve(guild_id=7, member_id=1, role_ids=[], images=1, tx=tx)
+            inside.set()
+            await asyncio.sleep(30)  # an await of the caller's own, inside the transaction
+
+    async def write_elsewhere() -> None:
+        async with other.transaction() as tx:
+            await tx.set_state("other", "x")
+
+    task = asyncio.create_task(reserve_then_wait())
+    await asyncio.wait_for(inside.wait(), 10)
+    writer = asyncio.create_task(write_elsewhere())
+    await asyncio.sleep(0.1)
+    assert not writer.done()  # the first holds the write lock: the other process waits
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.wait_for(writer, 10)  # the cancelled work let go of the lock
+    await next_request_and_a_commit_work(ledger, cancelled_member=1)
+    await other.close()
+    await storage.close()
+
+
 async def next_request_and_a_commit_work(ledger: Ledger, *, cancelled_member: int) -> None:
     """The next request and a commit both work on the same connection; the cancelled one left nothing."""
     reservation = await ledger.reserve(guild_id=7, member_id=2, role_ids=[], images=1)
@@ -265,7 +298,7 @@ async def test_processes_opening_a_new_database_at_the_same_moment_all_come_up(t
     """Seen with two bots started together on an empty file: one stopped with "database is locked"."""
     for attempt in range(20):
         path = tmp_path / f"new-{attempt}.db"
-        opened = await asyncio.gather(*(Storage.open(path) for _ in range(3)))  # each connects in a thread
+        opened = await asyncio.gather(*(open_sqlite(path) for _ in range(3)))  # each connects in a thread
         assert [await storage.schema_version() for storage in opened] == [len(MIGRATIONS)] * 3
         for storage in opened:
             await storage.close()

@@ -17,7 +17,7 @@ import pytest
 from bot.models import Delivery, FailureKind, Job, JobRequest, JobState, ReservationState
 from bot.money import Money
 from bot.simulator import BASE_PATH, Endpoint, Fault, FaultKind, Simulator, SimulatorSettings
-from bot.storage import Storage
+from bot.storage import open_sqlite
 from tests.conftest import TEST_KEY, Serve
 from tests.harness import DISCORD_TOKEN
 
@@ -65,7 +65,7 @@ async def run(tmp_path: Path, sim_url: str, *args: str) -> tuple[int, str]:
 
 async def jobs_and_charged(path: Path) -> tuple[list[Job], Money, Money]:
     """Every job, the total charged, and what is still reserved."""
-    storage = await Storage.open(path)
+    storage = await open_sqlite(path)
     try:
         async with storage.transaction() as tx:
             jobs = await tx.jobs.by_state(list(JobState))
@@ -123,7 +123,7 @@ async def test_a_killed_run_is_settled_by_the_next_and_the_bots_jobs_are_left_al
     simulator = Simulator(SimulatorSettings(api_key=TEST_KEY, render_seconds=0.05, queue_depth=400))
     sim_url = await serve(simulator.app) + BASE_PATH
     path = tmp_path / "imagine.db"
-    storage = await Storage.open(path)
+    storage = await open_sqlite(path)
     now = datetime.now(UTC)
     async with storage.transaction() as tx:  # one of the Discord bot's jobs, queued at Pixazo
         reservation = await tx.spend.reserve(

@@ -4,8 +4,8 @@ and tells the runner which of its jobs another process has taken.
 Every few seconds (a third of the lease) one statement moves all of this process's leases on. Every
 second it looks for work nobody holds: jobs and acknowledged interactions whose holder let them go (a clean
 stop), whose lease ran out (a process paused, cut off or killed on another machine), or whose holder is
-proven gone (`WorkerLock.gone`: killed on this machine). A job stays with its process while it lives, so
-live processes never trade jobs.
+proven gone (`Tx.proven_gone`: its OS lock on this machine is free, or its database session ended).
+A job stays with its process while it lives, so live processes never trade jobs.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ class LeaseKeeper:
 
     async def _look(self) -> TakenOver:
         async with self._storage.transaction() as tx:
-            gone = self._storage.worker.gone(await tx.jobs.other_holders())
+            gone = await tx.proven_gone(await tx.jobs.other_holders())
             jobs = await tx.jobs.claim(self._origin, gone, BATCH)
             # Only the bot answers interactions: a terminal run must leave them to it.
             interactions = await tx.jobs.claim_interactions(gone) if self._origin is JobOrigin.DISCORD else []

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.storage.sqlite import Connection
+from bot.storage.connection import Connection
 
 
 def to_db(moment: datetime | None) -> str | None:

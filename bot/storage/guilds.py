@@ -9,8 +9,8 @@ from typing import Any
 
 from bot.models import BudgetOverride, GuildSettings, OverrideKind
 from bot.money import Money
+from bot.storage.connection import Connection
 from bot.storage.convert import fetch_all, fetch_one, to_db
-from bot.storage.sqlite import Connection
 
 _SETTINGS_COLUMNS = (
     "member_daily_limit",
@@ -55,7 +55,7 @@ class GuildsTable:
             f"SELECT {settings_columns}, "
             "(SELECT daily_limit FROM budget_overrides WHERE guild_id = ? AND kind = 'member' AND target_id = ?) "
             f"AS member_override, {role_limit} AS role_override "
-            "FROM (SELECT ? AS guild_id) AS g LEFT JOIN guild_settings AS s ON s.guild_id = g.guild_id",
+            "FROM (SELECT CAST(? AS BIGINT) AS guild_id) AS g LEFT JOIN guild_settings AS s ON s.guild_id = g.guild_id",
             (guild_id, member_id, *((guild_id, *roles) if roles else ()), guild_id),
         )
         assert row is not None

@@ -18,8 +18,8 @@ from typing import Any
 from bot.errors import LeaseLostError
 from bot.models import Delivery, FailureKind, Job, JobOrigin, JobRequest, JobState, PendingInteraction, Reservation
 from bot.money import Money
+from bot.storage.connection import IN_JSON_LIST, NOW_MS, Connection
 from bot.storage.convert import fetch_all, fetch_one, from_db, from_db_required, to_db
-from bot.storage.sqlite import Connection
 
 _JOB_COLUMNS = (
     "id",
@@ -79,12 +79,9 @@ _UPDATABLE = frozenset(
 )
 _FINAL = tuple(state.value for state in JobState if state.final)
 _INTERACTION_COLUMNS = "id, application_id, token, guild_id, channel_id, member_id, expires_at, created_at"
-# The database's clock, in milliseconds since 1970: every process on the file reads the same one.
-NOW_MS = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
 # Held by nobody, or by another process whose lease ran out or that is proven gone (the JSON list bound here).
 _CLAIMABLE = (
-    f"(lease_owner IS NULL OR (lease_owner <> ? AND (lease_until <= {NOW_MS} "
-    "OR lease_owner IN (SELECT value FROM json_each(?)))))"
+    f"(lease_owner IS NULL OR (lease_owner <> ? AND (lease_until <= {NOW_MS} OR lease_owner IN ({IN_JSON_LIST}))))"
 )
 
 
@@ -192,7 +189,8 @@ class JobsTable:
         Oldest first."""
         sql = (
             f"UPDATE jobs SET lease_owner = ?, lease_until = {NOW_MS} + ? WHERE id IN ("
-            f"SELECT id FROM jobs WHERE notified = FALSE AND origin = ? AND {_CLAIMABLE} ORDER BY id LIMIT ?"
+            f"SELECT id FROM jobs WHERE notified = FALSE AND origin = ? AND {_CLAIMABLE} ORDER BY id LIMIT ? "
+            f"{self._conn.row_lock}"
             f") RETURNING {_COLUMNS}"
         )
         owner, millis = self._lease.owner, self._lease.millis
@@ -239,12 +237,11 @@ class JobsTable:
 
     async def held_elsewhere(self, job_ids: Iterable[int]) -> set[int]:
         """Those of `job_ids` another process holds now."""
-        ids = json.dumps(list(job_ids))
-        sql = (
-            "SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(?)) "
-            "AND lease_owner IS NOT NULL AND lease_owner <> ?"
-        )
-        return {row["id"] for row in await fetch_all(self._conn, sql, (ids, self._lease.owner))}
+        ids = list(job_ids)
+        if not ids:
+            return set()
+        sql = f"SELECT id FROM jobs WHERE id IN ({_marks(ids)}) AND lease_owner IS NOT NULL AND lease_owner <> ?"
+        return {row["id"] for row in await fetch_all(self._conn, sql, (*ids, self._lease.owner))}
 
     async def unfinished(self, origin: JobOrigin | None = None) -> list[Job]:
         """Jobs not in a final state (of one sink, or all), oldest first: what a starting process must resume."""

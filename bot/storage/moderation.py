@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from bot.models import Block, ReportSource, ReportState, SafetyReport
+from bot.storage.connection import Connection
 from bot.storage.convert import fetch_all, fetch_one, from_db, from_db_required, to_db
-from bot.storage.sqlite import Connection
 
 _BLOCK_COLUMNS = "id, guild_id, member_id, until, reason, moderator_id, created_at, lifted_at, lifted_by"
 _REPORT_COLUMNS = (

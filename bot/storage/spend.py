@@ -8,8 +8,8 @@ from typing import Any
 
 from bot.models import Reservation, ReservationState, SpendRow
 from bot.money import Money
+from bot.storage.connection import Connection
 from bot.storage.convert import fetch_all, fetch_one, to_db
-from bot.storage.sqlite import Connection
 
 _RESERVATION_COLUMNS = "id, guild_id, member_id, day, unit_price, images, state"
 
@@ -99,7 +99,8 @@ class SpendTable:
         """Everything ever charged, summed from the reservations themselves (a check on the running totals)."""
         row = await fetch_one(
             self._conn,
-            "SELECT COALESCE(SUM(unit_price * charged_images), 0) AS total FROM reservations WHERE state = 'charged'",
+            "SELECT CAST(COALESCE(SUM(unit_price * charged_images), 0) AS BIGINT) AS total "
+            "FROM reservations WHERE state = 'charged'",
         )
         return Money(int(row["total"]) if row else 0)
 
