@@ -1,4 +1,4 @@
-"""The composition root and command line: ``python -m bot [run|simulate|imagine|check|sync]``.
+"""The composition root and command line: ``python -m bot [run|simulate|imagine|check|sync|migrate-db]``.
 
 Resources (the HTTP session, the database, the Pixazo client) are built here, inside ``async with``
 blocks that close them, and handed to the objects that use them. Nothing else reads the
@@ -50,7 +50,7 @@ def _command(command: str, args: argparse.Namespace) -> int:
         return _simulate(args)
     load_dotenv(".env")
     try:
-        config = Config.from_env(os.environ, discord=command != "imagine")
+        config = Config.from_env(os.environ, discord=command not in ("imagine", "migrate-db"))
     except ConfigError as exc:
         print(f"imagine-bot: {exc}", file=sys.stderr)
         return 2
@@ -59,6 +59,8 @@ def _command(command: str, args: argparse.Namespace) -> int:
 
         logging.basicConfig(level=logging.ERROR)  # what the checks meet (a retry's reason) is in their table
         return asyncio.run(run_checks(config, health_only=args.health))
+    if command == "migrate-db":
+        return asyncio.run(_migrate_db(config, args.to))
     if command == "imagine" and not os.environ.get("LOG_LEVEL", "").strip():
         config = dataclasses.replace(config, log_level="WARNING")  # the progress line is what matters there
     if config.database_path is not None:
@@ -216,6 +218,23 @@ class _HelpWithDefaults(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+async def _migrate_db(config: Config, target_url: str) -> int:
+    from bot.storage.transfer import migrate_db
+    from bot.storage.urls import shown
+
+    if config.database_path is None:
+        raise StartupError("migrate-db copies a SQLite database: set DATABASE_URL to the file to copy, --to the target")
+    copied = await migrate_db(config.database_path, target_url)
+    width = max(len(table) for table in copied.rows)
+    for table, rows in copied.rows.items():
+        print(f"{table:<{width}}  {rows:>9,} rows")
+    print(
+        f"copied {sum(copied.rows.values()):,} rows from {config.database_path} to {shown(target_url)}; "
+        f"{copied.totals:,} daily totals and {copied.charged} charged match. Point DATABASE_URL at it to use it."
+    )
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="imagine-bot",
@@ -258,6 +277,15 @@ def _parser() -> argparse.ArgumentParser:
     imagine.add_argument(
         "--count", type=int, default=1, choices=range(1, MAX_IMAGES + 1), metavar="N", help="how many images, 1 to 4"
     )
+
+    migrate = command(
+        "migrate-db",
+        "copy the SQLite database (DATABASE_URL) into an empty PostgreSQL database, and check the totals",
+        "Copy every table of the SQLite database that DATABASE_URL names into an empty PostgreSQL database, in "
+        "one transaction, and check that the row counts, the daily totals and the money charged match; "
+        "nothing is written if they do not. Stop the bot first.",
+    )
+    migrate.add_argument("--to", required=True, metavar="URL", help="the target: postgresql://user:password@host/db")
 
     simulate = command(
         "simulate",

@@ -160,7 +160,12 @@ class ImagineBot(commands.AutoShardedBot):
     async def heartbeat(self) -> None:
         """What `python -m bot check --health` (the container's health check) reads."""
         try:
-            write_heartbeat(heartbeat_path(self.config), ready=self.is_ready(), guilds=len(self.guilds))
+            write_heartbeat(
+                heartbeat_path(self.config),
+                ready=self.is_ready(),
+                guilds=len(self.guilds),
+                database="reachable" if self.storage.reachable else "unreachable",
+            )
         except OSError as exc:
             log.warning("could not write the heartbeat: %s", exc)
 

@@ -145,6 +145,9 @@ def test_check_health_reads_only_the_heartbeat(tmp_path: Path) -> None:
     write_heartbeat(tmp_path / "data" / "heartbeat.json", ready=True)
     healthy = run_bot("check", "--health", env=env, cwd=tmp_path)
     assert healthy.returncode == 0 and healthy.stdout.startswith("healthy")
+    write_heartbeat(tmp_path / "data" / "heartbeat.json", ready=True, database="unreachable")
+    waiting = run_bot("check", "--health", env=env, cwd=tmp_path)
+    assert waiting.returncode == 1 and "the database is unreachable" in waiting.stdout
 
 
 def test_a_bad_setting_stops_with_one_line_and_no_traceback(tmp_path: Path) -> None:

@@ -111,6 +111,21 @@ def test_a_job_the_model_never_saw_is_worth_asking_about_at_once() -> None:
     assert model.worth_asking(42, now=503.0)
 
 
+def test_a_job_sent_by_another_process_is_asked_about_once_it_should_be_done() -> None:
+    """Seen in the scale-out crash test: jobs taken over from a killed process were never asked about again.
+    With no send time of its own, such a job was taken to start "now" at every look, so its end stayed a
+    render away for ever."""
+    model = learned(speed=8.0, render=1.0)
+    model.asked(42, now=500.0)  # taken over: its first call finds it at place 2
+    model.queued(42, 2, now=500.0)
+    now, asks = 500.0, 0
+    while now < 510.0 and not asks:
+        now += model.next_look(42, now=now)
+        asks += model.worth_asking(42, now=now)
+    assert asks and now <= 500.0 + 2 / 8 + 1.0 + MIN  # when it should be done, as for a job it sent itself
+    assert model.expected_end(42, now=now) == pytest.approx(500.0 + 2 / 8 + 1.0, abs=MIN)
+
+
 def test_a_probe_keeps_watching_a_long_queue_until_a_render_has_been_timed() -> None:
     """Seen with a backlog of 160 ahead (a regression seen in the benchmark): the probes learnt a speed from
     half a second of a queue that moves in steps, slept until that wrong start, and nobody polled for 90 s."""
@@ -227,3 +242,17 @@ def test_a_render_timed_long_by_polls_in_step_with_the_queue_is_corrected_by_the
             asked += model.next_poll(job, now=asked, rendering=True)
         model.done(job, now=asked)
     assert model.render is not None and model.render < 1.4  # from 1.52, and the probes are not asked again
+
+
+def test_a_job_found_rendering_when_taken_over_is_asked_about_at_once() -> None:
+    """Seen in the scale-out crash test too: a job taken over while Pixazo rendered it has no start the model
+    saw, and was taken to start "now" at every look."""
+    model = learned(speed=8.0, render=1.0)
+    assert model.worth_asking(42, now=500.0, rendering=True)
+    assert model.next_poll(42, now=500.0, rendering=True) == MIN
+    model.rendering(42, now=500.1)
+    assert model.worth_asking(42, now=500.6, rendering=True)  # its start is unknown: asked until it is done
+    assert model.next_poll(42, now=500.1, rendering=True) == MIN
+    before = model.render
+    model.done(42, now=500.6)
+    assert model.render == before  # and it teaches nothing about how long renders take

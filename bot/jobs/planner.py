@@ -155,8 +155,8 @@ class QueueModel:
             self._anchor = sighting
 
     def rendering(self, job_id: int, now: float) -> None:
-        if job_id not in self._started:
-            self._started[job_id] = self._start_estimate(job_id, now)
+        if job_id not in self._started and (started := self._start_estimate(job_id, now)) is not None:
+            self._started[job_id] = started
         self._seen_rendering[job_id] = now
 
     def done(self, job_id: int, now: float) -> None:
@@ -250,12 +250,15 @@ class QueueModel:
         render = self.render
         if render is None:
             return None
-        if rendering or job_id in self._started:
-            return self._started.get(job_id, now) + render
+        if job_id in self._started:
+            return self._started[job_id] + render
+        if rendering:
+            return None  # rendering since before this process saw it (another process sent it): no telling
         position = self._position(job_id, now)
         if position is None or not self.speed:
             return None
-        started = max(self._sent.get(job_id, now), now + position / self.speed)  # in the past once its place is < 0
+        # In the past once its place is < 0. A job another process sent has no send time here to bound it.
+        started = max(self._sent.get(job_id, -math.inf), now + position / self.speed)
         return started + render
 
     def expected_start(self, job_id: int, now: float) -> float | None:
@@ -301,10 +304,16 @@ class QueueModel:
         if watched >= _SPEED_EVIDENCE:
             self.speed = sum(moved for _, moved, _ in self._moves) / watched
 
-    def _start_estimate(self, job_id: int, now: float) -> float:
-        """When a job just seen rendering started: after it was last seen queued (or sent), as its place says."""
+    def _start_estimate(self, job_id: int, now: float) -> float | None:
+        """When a job just seen rendering started: after it was last seen queued (or sent), as its place says.
+
+        None for a job another process sent that was rendering when first seen here: it started at some
+        unknown moment, and is asked about at the minimum interval until it is done (it is no render sample).
+        """
         own = self._own.get(job_id)
-        earliest = own.at if own is not None else self._sent.get(job_id, now)
+        earliest = own.at if own is not None else self._sent.get(job_id)
+        if earliest is None:
+            return None
         if now - earliest <= 2 * self.poll_min:
             self._timed[job_id] = (earliest, now)
             return earliest  # closely bracketed: the earliest it can have started, as the render errs long

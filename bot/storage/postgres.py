@@ -131,6 +131,9 @@ class PostgresConnection:
     async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> Any | None:
         return await self._raw.fetchrow(translate(sql), *params)
 
+    async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        await self._raw.executemany(translate(sql), rows)
+
     async def fetch_all(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
         return list(await self._raw.fetch(translate(sql), *params))
 
@@ -165,11 +168,11 @@ class PostgresStorage(Storage):
             self._pool.terminate()
 
     async def schema_version(self) -> int:
-        async with self._locked() as conn:
+        async with self.locked_connection() as conn:
             return await _version(conn)
 
     async def describe(self) -> str:
-        async with self._locked() as conn:
+        async with self.locked_connection() as conn:
             version = await _version(conn)
             row = await conn.fetch_one("SHOW server_version")
         server = str(row["server_version"]).split(" ", 1)[0] if row else "?"
@@ -177,12 +180,13 @@ class PostgresStorage(Storage):
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
-        async with self._locked() as conn:
+        async with self.locked_connection() as conn:
             yield Tx(conn, self._lease, _prove_gone)
 
     @asynccontextmanager
-    async def _locked(self) -> AsyncIterator[PostgresConnection]:
-        """A transaction holding the deployment's write lock, on a connection of the pool."""
+    async def locked_connection(self) -> AsyncIterator[PostgresConnection]:
+        """A transaction holding the deployment's write lock, on a connection of the pool: `transaction()`
+        without the tables, for this package's own statements (migrations, a copy)."""
         raw, transaction = await self._begin()
         try:
             try:
@@ -235,7 +239,7 @@ class PostgresStorage(Storage):
         return min(max(delay * 2, 0.2), _RETRY_MAX_SECONDS)
 
     async def _migrate(self, migrations: Sequence[Sequence[str]]) -> None:
-        async with self._locked() as conn:
+        async with self.locked_connection() as conn:
             ours = await conn.fetch_one("SELECT to_regclass('imagine_schema') IS NOT NULL AS ours")
             if not (ours and ours["ours"]):
                 others = await conn.fetch_one(
@@ -255,7 +259,7 @@ class PostgresStorage(Storage):
                 f"this one knows up to {len(migrations)}): upgrade imagine-bot, or point DATABASE_URL elsewhere."
             )
         for number, statements in enumerate(migrations, start=1):
-            async with self._locked() as conn:
+            async with self.locked_connection() as conn:
                 if await _version(conn) >= number:
                     continue
                 for statement in statements:

@@ -61,6 +61,25 @@ class WorkerLock:
         """The workers among `names` that are proven to have stopped (their lock is free, or its file gone)."""
         return [name for name in names if name != self.name and self._is_gone(name)]
 
+    def others_running(self) -> list[str]:
+        """The other workers holding their lock on this file now, on whichever host: those a copy must wait for."""
+        running = []
+        for path in sorted(self._folder.glob("*.lock")):
+            name = path.stem.replace("_", ":")  # `_file` turned the name's colons into underscores
+            if name == self.name:
+                continue
+            try:
+                fd = os.open(path, os.O_RDWR)
+            except OSError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                running.append(name)
+            finally:
+                os.close(fd)
+        return running
+
     def _is_gone(self, name: str) -> bool:
         if name.split(":", 1)[0] != self._host:
             return False  # another machine's lock files are not ours to read
