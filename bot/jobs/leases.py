@@ -1,7 +1,8 @@
 """One heartbeat per process: it keeps this process's leases, takes over the work of processes that stopped,
 and tells the runner which of its jobs another process has taken.
 
-Every few seconds (a third of the lease) one statement moves all of this process's leases on. Every
+Every few seconds (a third of the lease) one statement moves all of this process's leases on, and the
+process says it runs: it learns how many processes share the deployment's Pixazo limits. Every
 second it looks for work nobody holds: jobs and acknowledged interactions whose holder let them go (a clean
 stop), whose lease ran out (a process paused, cut off or killed on another machine), or whose holder is
 proven gone (`Tx.proven_gone`: its OS lock on this machine is free, or its database session ended).
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -41,12 +43,14 @@ class LeaseKeeper:
         took: Callable[[TakenOver], None],
         working: Callable[[], set[int]],
         lost: Callable[[set[int]], None],
+        processes: Callable[[int], None] = lambda _: None,
     ) -> None:
         self._storage = storage
         self._origin = origin
         self._took = took  # given the work this process has just taken
         self._working = working  # the jobs this process is working on
         self._lost = lost  # told the jobs it was working on that another process holds now
+        self._processes = processes  # told how many processes run now, this one among them
         self._renew_every = storage.lease_seconds / 3
         self._renewed_at = 0.0
 
@@ -63,11 +67,10 @@ class LeaseKeeper:
                 return taken
 
     async def run(self) -> None:
-        """Beat until cancelled."""
+        """Beat until cancelled, the first time at once."""
         loop = asyncio.get_running_loop()
-        self._renewed_at = loop.time()
+        self._renewed_at = -math.inf
         while True:
-            await asyncio.sleep(min(LOOK_EVERY_SECONDS, self._renew_every))
             try:
                 if loop.time() - self._renewed_at >= self._renew_every:
                     await self._renew()
@@ -76,6 +79,7 @@ class LeaseKeeper:
                 raise
             except Exception:
                 log.exception("the job leases could not be kept; trying again")
+            await asyncio.sleep(min(LOOK_EVERY_SECONDS, self._renew_every))
 
     async def let_go(self) -> None:
         """Give up every lease (a clean stop): another process carries the work on at once."""
@@ -90,7 +94,9 @@ class LeaseKeeper:
             held = await tx.jobs.renew()
             missing = working - held
             lost = await tx.jobs.held_elsewhere(missing) if missing else set()
+            processes = await tx.jobs.beat()
         self._renewed_at = asyncio.get_running_loop().time()
+        self._processes(processes)
         if lost:
             log.warning("jobs %s were taken over by another process while this one was held up", sorted(lost))
             self._lost(lost)

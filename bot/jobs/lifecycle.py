@@ -60,6 +60,7 @@ class Lifecycle:
         wakes: Wakes,
         capacity: Capacity,
         requeue: Callable[[Job], None],
+        running_here: Callable[[], int],
         webhooks: WebhookUrls | None,
     ) -> None:
         self._storage = storage
@@ -73,7 +74,8 @@ class Lifecycle:
         self._model = model
         self._wakes = wakes
         self._capacity = capacity
-        self._requeue = requeue  # back to the bot's own queue, when Pixazo refused it as too much at once
+        self._requeue = requeue  # back to the bot's own queue, when there is no room at Pixazo for it now
+        self._running_here = running_here  # how many jobs this process is working on
         self._webhooks = webhooks
         self.in_flight = 0  # jobs sent and not yet ended, for the capacity
 
@@ -133,8 +135,13 @@ class Lifecycle:
 
     async def _submit(self, job: Job, sent_at: datetime) -> Job | None:
         await self.show(job, Progress(Stage.SUBMITTING))  # shown only if sending takes a while
-        job = await self._move(job, JobState.SUBMITTING, sent_at=sent_at)  # nothing awaits between this and the call
-        request = job.request
+        sending = await self._start_sending(job, sent_at)  # nothing awaits between this and the call
+        if sending is None:
+            # Every job the deployment may keep at Pixazo is there, some sent by other processes: wait for room.
+            self._capacity.deployment_full(self._running_here() - 1)  # this job's own run is ending
+            self._requeue(job)
+            return None
+        job, request = sending, sending.request
         self.in_flight += 1
         try:
             submitted = await self._pixazo.submit(
@@ -288,6 +295,19 @@ class Lifecycle:
             return
         await self._endings.delivered(job, len(images))
         self._capacity.succeeded()
+
+    async def _start_sending(self, job: Job, sent_at: datetime) -> Job | None:
+        """Move the job to submitting if the deployment has room at Pixazo for one more (None if not). The
+        count and the move are one transaction, so two processes never both take the last place."""
+        async with self._storage.transaction() as tx:
+            if await tx.jobs.at_pixazo() >= self._settings.max_active_jobs:
+                return None
+            moved = await tx.jobs.update(
+                job.id, self._clock(), only_from=[job.state], state=JobState.SUBMITTING, sent_at=sent_at
+            )
+        if moved is None:
+            raise RuntimeError(f"job {job.id} left {job.state} behind the runner's back")
+        return moved
 
     async def _move(self, job: Job, state: JobState, **fields: object) -> Job:
         """Write a transition before acting on it."""

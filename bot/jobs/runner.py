@@ -4,7 +4,7 @@ hands each job to its `Lifecycle`.
 A runner serves the jobs of one sink (`JobOrigin`) and never touches another's, and only those it holds a
 lease on (`LeaseKeeper`): the jobs it takes in, and those it takes over from processes that stopped, at
 start or while it runs. It keeps the caps: a few
-jobs per member in flight, a bounded local queue behind them, and a global limit on jobs polled at once.
+jobs per member in flight, a bounded local queue behind them, and the deployment's limit on jobs at Pixazo.
 It also moves every job with an interaction token to a channel message before that token expires,
 whether the job is at Pixazo or still waiting in the bot's own queue.
 """
@@ -83,6 +83,7 @@ class JobRunner:
             wakes=self._wakes,
             capacity=self.capacity,
             requeue=lambda job: self._scheduler.queue(job),
+            running_here=lambda: self._scheduler.running,
             webhooks=webhooks,
         )
         self._scheduler = Scheduler(
@@ -103,7 +104,12 @@ class JobRunner:
         self._hand_offs: dict[int, asyncio.TimerHandle] = {}
         self._closing = False
         self._leases = LeaseKeeper(
-            storage, origin, took=self._carry_on, working=self._scheduler.job_ids, lost=self._let_go
+            storage,
+            origin,
+            took=self._carry_on,
+            working=self._scheduler.job_ids,
+            lost=self._let_go,
+            processes=pixazo.throttle.share,
         )
         self._heartbeat: asyncio.Task[None] | None = None
 

@@ -78,6 +78,7 @@ _UPDATABLE = frozenset(
     }
 )
 _FINAL = tuple(state.value for state in JobState if state.final)
+_UNFINISHED = "state NOT IN ('delivered', 'failed', 'cancelled')"  # as the partial index jobs_unfinished says
 _INTERACTION_COLUMNS = "id, application_id, token, guild_id, channel_id, member_id, expires_at, created_at"
 # Held by nobody, or by another process whose lease ran out or that is proven gone (the JSON list bound here).
 _CLAIMABLE = (
@@ -208,9 +209,33 @@ class JobsTable:
         )
         return {row["id"] for row in rows}
 
+    async def beat(self) -> int:
+        """Say this process runs, until its leases would run out; how many processes run now, this one among them."""
+        await self._conn.execute(f"DELETE FROM workers WHERE seen_until <= {NOW_MS}")
+        await self._conn.execute(
+            f"INSERT INTO workers (name, seen_until) VALUES (?, {NOW_MS} + ?) "
+            "ON CONFLICT (name) DO UPDATE SET seen_until = excluded.seen_until",
+            (self._lease.owner, self._lease.millis),
+        )
+        row = await fetch_one(self._conn, "SELECT COUNT(*) AS n FROM workers", ())
+        assert row is not None
+        return int(row["n"])
+
+    async def at_pixazo(self) -> int:
+        """How many jobs of the whole deployment are being sent to Pixazo or are there now."""
+        at_pixazo = [JobState.SUBMITTING, JobState.SUBMITTED, JobState.QUEUED, JobState.RUNNING]
+        sql = (
+            f"SELECT COUNT(*) AS n FROM jobs WHERE state IN ({_marks(at_pixazo)}) "
+            f"AND {_UNFINISHED}"  # the partial index's own condition, so that the index counts them
+        )
+        row = await fetch_one(self._conn, sql, [state.value for state in at_pixazo])
+        assert row is not None
+        return int(row["n"])
+
     async def let_go(self) -> int:
         """Give up every lease this process holds (a clean stop), so another process takes the work at once."""
         owner = (self._lease.owner,)
+        await self._conn.execute("DELETE FROM workers WHERE name = ?", owner)
         await self._conn.execute(
             "UPDATE pending_interactions SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?", owner
         )

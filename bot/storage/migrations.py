@@ -205,4 +205,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 6: logins to Discord's gateway, paced for the whole deployment: the next moment (milliseconds by the
     # database's clock) a shard of each of Discord's identify buckets may log in.
     ("CREATE TABLE login_turns (bucket INTEGER PRIMARY KEY, next_at INTEGER NOT NULL)",),
+    # 7: the processes running now, each until its heartbeat is due (milliseconds by the database's clock):
+    # they share the deployment's ceiling on the rate of calls to Pixazo.
+    ("CREATE TABLE workers (name TEXT PRIMARY KEY, seen_until INTEGER NOT NULL)",),
 )
