@@ -20,6 +20,7 @@ from bot.models import GuildUsage, Job, Reservation, ReservationState, SpendRepo
 from bot.money import Money
 from bot.storage import Storage, Tx
 from bot.storage.guilds import BudgetContext
+from bot.storage.spend import DayLimits
 
 log = logging.getLogger(__name__)
 UTC_ZONE = ZoneInfo("UTC")
@@ -170,22 +171,11 @@ class Ledger:
         day = local_day(now, tz).isoformat()
         utc_day = now.astimezone(UTC).date().isoformat()
         cost = self.price_per_image * images
-        totals = await tx.spend.day_totals(guild_id, member_id, day, utc_day)
-
         member_limit = self._member_limit(context)
-        if totals.member.used + cost > member_limit:
-            raise BudgetExceededError("member", totals.member.used, member_limit, cost, next_midnight(now, tz))
-
         guild_limit = _first(context.settings.guild_daily_limit, self._defaults.guild_daily_limit)
-        if guild_limit is not None and totals.guild.used + cost > guild_limit:
-            raise BudgetExceededError("server", totals.guild.used, guild_limit, cost, next_midnight(now, tz))
-
         global_limit = self._defaults.global_daily_limit
-        if global_limit is not None and totals.overall.used + cost > global_limit:
-            log.warning("the global daily budget refused %s for server %s", cost, guild_id)
-            raise BudgetExceededError("operator", totals.overall.used, global_limit, cost, next_midnight(now, UTC_ZONE))
-
-        return await tx.spend.reserve(
+        reservation = await tx.spend.reserve_within(
+            DayLimits(member_limit, guild_limit, global_limit),
             guild_id=guild_id,
             member_id=member_id,
             day=day,
@@ -194,6 +184,18 @@ class Ledger:
             images=images,
             now=now,
         )
+        if reservation is not None:
+            return reservation
+
+        # Refused: say by which budget, in the order members meet them.
+        totals = await tx.spend.day_totals(guild_id, member_id, day, utc_day)
+        if totals.member.used + cost > member_limit:
+            raise BudgetExceededError("member", totals.member.used, member_limit, cost, next_midnight(now, tz))
+        if guild_limit is not None and totals.guild.used + cost > guild_limit:
+            raise BudgetExceededError("server", totals.guild.used, guild_limit, cost, next_midnight(now, tz))
+        assert global_limit is not None, "a reservation refused with no budget over its limit"
+        log.warning("the global daily budget refused %s for server %s", cost, guild_id)
+        raise BudgetExceededError("operator", totals.overall.used, global_limit, cost, next_midnight(now, UTC_ZONE))
 
     def _member_limit(self, context: BudgetContext) -> Money:
         """The member's own override, else their most generous role's, else the server's, else the operator's."""

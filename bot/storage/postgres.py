@@ -285,6 +285,11 @@ async def _prove_gone(conn: Connection, workers: Sequence[str]) -> list[str]:
     return [worker for worker in workers if worker not in alive]
 
 
+async def _keep_session(_: asyncpg.Connection) -> None:
+    """A connection back in the pool needs no reset trip: a transaction left open is rolled back by asyncpg
+    itself, and no session state (LISTEN, SET, session locks) is ever made here."""
+
+
 async def _create_pool(url: str, name: str) -> asyncpg.Pool:
     where = _where(url)
     try:
@@ -294,6 +299,7 @@ async def _create_pool(url: str, name: str) -> asyncpg.Pool:
                 min_size=1,
                 max_size=POOL_SIZE,
                 max_inactive_connection_lifetime=0,  # a worker keeps a session for as long as it lives
+                reset=_keep_session,
                 timeout=CONNECT_TIMEOUT_SECONDS,
                 server_settings={
                     "application_name": name,

@@ -26,10 +26,22 @@ class DayTotals:
 
 
 @dataclass(frozen=True, slots=True)
+class DayLimits:
+    """The most each scope may have used by the day's end, reservations included (None: no limit)."""
+
+    member: Money | None
+    guild: Money | None
+    overall: Money | None
+
+
+@dataclass(frozen=True, slots=True)
 class DayTotalsByScope:
     member: DayTotals
     guild: DayTotals
     overall: DayTotals
+
+
+_MEMBER_DAY = "scope = 'member' AND guild_id = ? AND member_id = ? AND day = ?"
 
 
 class SpendTable:
@@ -56,14 +68,61 @@ class SpendTable:
     async def reserve(
         self, *, guild_id: int, member_id: int, day: str, utc_day: str, unit_price: Money, images: int, now: datetime
     ) -> Reservation:
+        """Set the cost aside, whatever the budgets say (the ledger's `reserve` checks them)."""
+        reservation = await self._insert(guild_id, member_id, day, utc_day, unit_price, images, now, [], [])
+        assert reservation is not None
+        return reservation
+
+    async def reserve_within(
+        self,
+        limits: DayLimits,
+        *,
+        guild_id: int,
+        member_id: int,
+        day: str,
+        utc_day: str,
+        unit_price: Money,
+        images: int,
+        now: datetime,
+    ) -> Reservation | None:
+        """Set the cost aside if the day's totals leave room for it under every limit; None if one has not.
+        The check and the insert are one statement: a budget check costs no trip of its own."""
+        cost = (unit_price * images).micros
+        scopes = (
+            (limits.member, _MEMBER_DAY, (guild_id, member_id, day)),
+            (limits.guild, "scope = 'guild' AND guild_id = ? AND member_id = 0 AND day = ?", (guild_id, day)),
+            (limits.overall, "scope = 'global' AND guild_id = 0 AND member_id = 0 AND day = ?", (utc_day,)),
+        )
+        checks: list[str] = []
+        params: list[object] = []
+        for limit, where, keys in scopes:
+            if limit is not None:
+                checks.append(f"COALESCE((SELECT reserved + charged FROM daily_totals WHERE {where}), 0) + ? <= ?")
+                params += [*keys, cost, limit.micros]
+        return await self._insert(guild_id, member_id, day, utc_day, unit_price, images, now, checks, params)
+
+    async def _insert(
+        self,
+        guild_id: int,
+        member_id: int,
+        day: str,
+        utc_day: str,
+        unit_price: Money,
+        images: int,
+        now: datetime,
+        checks: list[str],
+        params: list[object],
+    ) -> Reservation | None:
+        where = f"WHERE {' AND '.join(checks)} " if checks else ""
         row = await fetch_one(
             self._conn,
             "INSERT INTO reservations (guild_id, member_id, day, utc_day, unit_price, images, state, created_at) "
-            f"VALUES (?, ?, ?, ?, ?, ?, 'reserved', ?) RETURNING {_RESERVATION_COLUMNS}",
-            (guild_id, member_id, day, utc_day, unit_price.micros, images, to_db(now)),
+            # Typed, as a SELECT's own columns are not typed by the INSERT's (PostgreSQL would read text).
+            f"SELECT CAST(? AS BIGINT), CAST(? AS BIGINT), ?, ?, CAST(? AS BIGINT), CAST(? AS BIGINT), 'reserved', ? "
+            f"{where}RETURNING {_RESERVATION_COLUMNS}",
+            (guild_id, member_id, day, utc_day, unit_price.micros, images, to_db(now), *params),
         )
-        assert row is not None
-        return _reservation(row)
+        return None if row is None else _reservation(row)
 
     async def settle(self, reservation_id: int, *, charge_images: int, now: datetime) -> Reservation | None:
         """Turn a reservation into a charge for `charge_images` images (0 releases it).
