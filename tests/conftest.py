@@ -26,21 +26,41 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--run-install", action="store_true", help="also run the tests that install packages from the index (CI does)"
     )
+    parser.addoption(
+        "--database",
+        choices=BACKENDS,
+        default="sqlite",
+        help="the backend of every bot a test starts, where the test does not choose (default sqlite)",
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.getoption("--run-install"):
-        return
-    skip = pytest.mark.skip(reason="installs from the package index: run with --run-install (.ci/run does)")
+    if config.getoption("--database") != "sqlite":
+        # Only the tests whose bot's database the option chooses: the others would repeat the default run.
+        chosen = [item for item in items if "bot_database" in getattr(item, "fixturenames", ())]
+        config.hook.pytest_deselected(items=[item for item in items if item not in chosen])
+        items[:] = chosen
+    install = pytest.mark.skip(reason="installs from the package index: run with --run-install (.ci/run does)")
+    sqlite_file = pytest.mark.skip(reason="reads or writes the SQLite file itself: runs without --database postgres")
     for item in items:
-        if "install" in item.keywords:
-            item.add_marker(skip)
+        if "install" in item.keywords and not config.getoption("--run-install"):
+            item.add_marker(install)
+        if "sqlite_file" in item.keywords and config.getoption("--database") != "sqlite":
+            item.add_marker(sqlite_file)
 
 
 @pytest.fixture(params=BACKENDS)
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """A DATABASE_URL for an empty database: a test that takes it runs once on each backend."""
     async with database_url_for(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+async def bot_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """The DATABASE_URL of the bot a test starts: a SQLite file in the test's folder, or with
+    `pytest --database postgres` a new PostgreSQL database, so the whole suite runs on either backend."""
+    async with database_url_for(request.config.getoption("--database"), tmp_path) as url:
         yield url
 
 
@@ -102,10 +122,10 @@ async def standin() -> AsyncIterator[DiscordStandin]:
 
 
 @pytest.fixture
-async def harness(tmp_path: Path, simulator: Simulator, sim_url: str, standin: DiscordStandin) -> AsyncIterator[Any]:
+async def harness(bot_database: str, simulator: Simulator, sim_url: str, standin: DiscordStandin) -> AsyncIterator[Any]:
     from tests.harness import Harness
 
-    harness = Harness(tmp_path, simulator, sim_url, standin)
+    harness = Harness(bot_database, simulator, sim_url, standin)
     await harness.start()
     yield harness
     await harness.stop()

@@ -122,3 +122,27 @@ async def execute_raw(database_url: str, sql: str, params: tuple[object, ...] = 
         await conn.execute(translate(sql), *params)
     finally:
         await conn.close()
+
+
+async def dump_rows(database_url: str) -> list[str]:
+    """Every row of every table, one line each in a stable order: to compare a database before and after, or
+    to search it for what must never be stored."""
+    if database_url.startswith("sqlite"):
+        import sqlite3
+
+        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as conn:
+            return list(conn.iterdump())
+    import asyncpg
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        tables = await conn.fetch(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name"
+        )
+        lines = []
+        for (table,) in tables:
+            rows = await conn.fetch(f'SELECT * FROM "{table}"')  # noqa: S608
+            lines += sorted(f"{table}: {tuple(row.values())!r}" for row in rows)
+        return lines
+    finally:
+        await conn.close()

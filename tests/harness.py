@@ -59,7 +59,7 @@ class Clock:
 
 class Harness:
     def __init__(
-        self, tmp_path: Path, simulator: Simulator, sim_url: str, standin: DiscordStandin, **settings: Any
+        self, database_url: str, simulator: Simulator, sim_url: str, standin: DiscordStandin, **settings: Any
     ) -> None:
         self.clock = Clock()
         self.simulator = simulator
@@ -68,7 +68,7 @@ class Harness:
             Config(discord_token=Secret(DISCORD_TOKEN), pixazo_api_key=Secret(TEST_KEY)),
             pixazo_base_url=sim_url,
             discord_api_base_url=standin.api_base,
-            database_url=f"sqlite:///{tmp_path}/imagine.db",
+            database_url=database_url,
             poll_min_seconds=0.05,
             poll_max_seconds=0.2,
             **settings,

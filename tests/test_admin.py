@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +12,7 @@ from PIL import Image
 
 from bot.models import OverrideKind
 from bot.money import Money
+from tests.databases import dump_rows
 from tests.discord_standin import MANAGE_GUILD, MEMBER_PERMISSIONS, StoredMessage
 from tests.harness import (
     ALICE,
@@ -54,9 +54,8 @@ EVERY_ADMIN_COMMAND: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
-def dump(harness: Harness) -> list[str]:
-    with sqlite3.connect(harness.database_path) as conn:
-        return list(conn.iterdump())
+async def dump(harness: Harness) -> list[str]:
+    return await dump_rows(harness.config.database_url)
 
 
 async def test_every_admin_command_is_refused_privately_to_a_member_and_changes_nothing(harness: Harness) -> None:
@@ -64,7 +63,7 @@ async def test_every_admin_command_is_refused_privately_to_a_member_and_changes_
         await tx.guilds.update_settings(GUILD, harness.clock(), guild_daily_limit=Money(1_000_000))
         await tx.guilds.add_blocked_term(GUILD, "banana")
         await tx.guilds.allow_channel(GUILD, OTHER_CHANNEL)
-    before = dump(harness)
+    before = await dump(harness)
     seen = set()
     for path, values in EVERY_ADMIN_COMMAND:
         interaction = await harness.slash(path, user=BOB, **values)
@@ -72,7 +71,7 @@ async def test_every_admin_command_is_refused_privately_to_a_member_and_changes_
         assert answer.content == "You need the Manage Server permission to do that.", path
         assert interaction.response_type == 4  # answered at once, privately
         seen.add(path)
-    assert dump(harness) == before
+    assert await dump(harness) == before
     assert len(seen) == len(EVERY_ADMIN_COMMAND)
 
 
@@ -152,12 +151,12 @@ async def test_a_member_override_and_a_paused_server_apply_at_once(harness: Harn
 
 @pytest.mark.parametrize("amount", ["abc", "-1", "0.0000001", "1,5", "$"])
 async def test_an_invalid_amount_gets_a_clear_private_reason(harness: Harness, amount: str) -> None:
-    before = dump(harness)
+    before = await dump(harness)
     answer = await harness.answer(await harness.slash("budget server", permissions=ADMIN, amount=amount))
     assert answer.ephemeral and (
         "dollar amount" in answer.content or "negative" in answer.content or "six decimals" in answer.content
     )
-    assert dump(harness) == before
+    assert await dump(harness) == before
 
 
 async def test_the_report_has_a_csv_that_matches_the_ledger_and_a_png_chart(harness: Harness) -> None:
@@ -222,13 +221,13 @@ async def test_the_time_zone_is_checked_and_offered_by_autocomplete(harness: Har
 
 
 async def test_a_budget_on_everyone_is_refused_and_pointed_to_the_member_default(harness: Harness) -> None:
-    before = dump(harness)
+    before = await dump(harness)
     everyone = RoleRef(GUILD)  # @everyone's id is the server's
     answer = await harness.answer(await harness.slash("budget role", permissions=ADMIN, role=everyone, amount="1"))
     assert answer.content == (
         "@everyone is not a role for budgets: every member has it. Use /budget member-default to set everyone's budget."
     )
-    assert dump(harness) == before
+    assert await dump(harness) == before
 
 
 async def test_usage_and_imagine_read_a_members_roles_the_same_way(harness: Harness) -> None:

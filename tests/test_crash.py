@@ -10,9 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import re
 import signal
-from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,16 +19,15 @@ import pytest
 from bot.models import FailureKind, Job, JobState
 from bot.money import Money
 from bot.simulator import BASE_PATH, Endpoint, Fault, FaultKind, Simulator, SimulatorSettings
-from bot.storage import open_sqlite
+from bot.storage import open_storage
 from tests.conftest import Serve
 from tests.discord_standin import DiscordStandin, Interaction
 from tests.harness import CHANNEL, DISCORD_TOKEN, GUILD
-from tests.process import BotProcess, money_on_record
+from tests.process import BotProcess, images_posted_per_job, money_on_record
 
 log = logging.getLogger(__name__)
 PRICE = Money(8_000)
 MEMBERS = [10_000_000_000_000_100 + n for n in range(6)]
-_FILE = re.compile(r"imagine-(\d+)-\d+\.")
 NEVER_STARTED = "The bot restarted before your request started; nothing was charged. Please try again."
 
 
@@ -42,19 +39,15 @@ async def standin() -> AsyncIterator[DiscordStandin]:
     await standin.close()
 
 
-async def all_jobs(path: Path) -> list[Job]:
-    storage = await open_sqlite(path)
-    try:
-        async with storage.transaction() as tx:
-            return await tx.jobs.by_state(list(JobState))
-    finally:
-        await storage.close()
+async def all_jobs(database_url: str) -> list[Job]:
+    async with open_storage(database_url) as storage, storage.transaction() as tx:
+        return await tx.jobs.by_state(list(JobState))
 
 
-async def settled(path: Path, timeout: float = 90) -> list[Job]:
+async def settled(database_url: str, timeout: float = 90) -> list[Job]:
     async with asyncio.timeout(timeout):
         while True:
-            jobs = await all_jobs(path)
+            jobs = await all_jobs(database_url)
             if jobs and all(job.state.final and job.notified for job in jobs):
                 return jobs
             await asyncio.sleep(0.25)
@@ -65,10 +58,12 @@ async def imagine(standin: DiscordStandin, member: int, prompt: str, count: int 
     return await standin.command("imagine", options, guild=GUILD, channel=CHANNEL, user=member)
 
 
-async def test_thirty_jobs_survive_repeated_sigkill(tmp_path: Path, serve: Serve, standin: DiscordStandin) -> None:
+async def test_thirty_jobs_survive_repeated_sigkill(
+    tmp_path: Path, bot_database: str, serve: Serve, standin: DiscordStandin
+) -> None:
     rng = random.Random(20261126)
     simulator = Simulator(SimulatorSettings(render_seconds=0.4, concurrency=3))
-    bot = BotProcess(tmp_path, standin, await serve(simulator.app) + BASE_PATH)
+    bot = BotProcess(tmp_path, standin, await serve(simulator.app) + BASE_PATH, bot_database)
     await bot.start()
     interactions: list[Interaction] = []
     kills = 0
@@ -86,16 +81,11 @@ async def test_thirty_jobs_survive_repeated_sigkill(tmp_path: Path, serve: Serve
             await bot.kill()
             kills += 1
             await bot.start()
-    jobs = await settled(bot.database)
+    jobs = await settled(bot.database_url)
     await bot.stop()
 
     # every job ended, and its member was told (settled() waited for final and notified)
-    by_job: Counter[int] = Counter()
-    for message in standin.messages.values():
-        if not message.deleted:
-            for stored in message.files:
-                if match := _FILE.match(stored.filename):
-                    by_job[int(match[1])] += 1
+    by_job = images_posted_per_job(standin)
     delivered = [job for job in jobs if job.state is JobState.DELIVERED]
     for job in jobs:
         assert by_job[job.id] == (job.images_delivered if job.state is JobState.DELIVERED else 0), job
@@ -103,7 +93,7 @@ async def test_thirty_jobs_survive_repeated_sigkill(tmp_path: Path, serve: Serve
 
     interrupted = [job for job in jobs if job.failure_kind is FailureKind.INTERRUPTED]
     expected = PRICE * (sum(job.images_delivered for job in delivered) + sum(job.request.count for job in interrupted))
-    charged, reserved = await money_on_record(bot.database)
+    charged, reserved = await money_on_record(bot.database_url)
     assert charged == expected
     assert reserved == Money(0)  # nothing left reserved
 
@@ -144,20 +134,20 @@ def told_never_started(standin: DiscordStandin, interaction: Interaction) -> boo
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 async def test_a_signal_stops_cleanly_and_the_next_start_finishes_the_job(
-    tmp_path: Path, serve: Serve, standin: DiscordStandin, signum: signal.Signals
+    tmp_path: Path, bot_database: str, serve: Serve, standin: DiscordStandin, signum: signal.Signals
 ) -> None:
     simulator = Simulator(SimulatorSettings(render_seconds=0.5, concurrency=1))
-    bot = BotProcess(tmp_path, standin, await serve(simulator.app) + BASE_PATH)
+    bot = BotProcess(tmp_path, standin, await serve(simulator.app) + BASE_PATH, bot_database)
     await bot.start()
     simulator.add_backlog(6)
     interaction = await imagine(standin, MEMBERS[0], "a patient fox")
     await standin.wait_for(lambda: (m := standin.original(interaction)) is not None and "Queued" in str(m.embeds))
     assert await bot.stop(signum) == 0
-    (job,) = await all_jobs(bot.database)
+    (job,) = await all_jobs(bot.database_url)
     assert not job.state.final
     assert "stopped cleanly" in bot.log.read_text()
     await bot.start()
-    (job,) = await settled(bot.database)
+    (job,) = await settled(bot.database_url)
     assert job.state is JobState.DELIVERED
     assert simulator.count(Endpoint.SUBMIT) == 1
     assert sum(len(m.files) for m in standin.messages.values()) == 1
@@ -165,36 +155,36 @@ async def test_a_signal_stops_cleanly_and_the_next_start_finishes_the_job(
 
 
 async def two_bots_one_job(
-    tmp_path: Path, serve: Serve, standin: DiscordStandin, lease_seconds: int
+    tmp_path: Path, bot_database: str, serve: Serve, standin: DiscordStandin, lease_seconds: int
 ) -> tuple[BotProcess, BotProcess, Simulator]:
     """A job the first bot holds, queued at Pixazo behind other work, and a second bot on the same file."""
     simulator = Simulator(SimulatorSettings(render_seconds=0.5, concurrency=1))
     sim_url = await serve(simulator.app) + BASE_PATH
     settings = {"JOB_LEASE_SECONDS": str(lease_seconds)}
-    first = BotProcess(tmp_path, standin, sim_url, **settings)
+    first = BotProcess(tmp_path, standin, sim_url, bot_database, **settings)
     await first.start()
     simulator.add_backlog(8)
     interaction = await imagine(standin, MEMBERS[0], "a fox seen by two bots")
     await standin.wait_for(lambda: (m := standin.original(interaction)) is not None and "Queued" in str(m.embeds))
     (tmp_path / "second").mkdir()
-    second = BotProcess(tmp_path / "second", standin, sim_url, DATABASE_URL=f"sqlite:///{first.database}", **settings)
+    second = BotProcess(tmp_path / "second", standin, sim_url, first.database_url, **settings)
     await second.start()  # after the command: the stand-in sends each interaction to the bots connected then
     return first, second, simulator
 
 
 async def delivered_once(bot: BotProcess, standin: DiscordStandin, simulator: Simulator) -> None:
-    (job,) = await settled(bot.database, timeout=30)
+    (job,) = await settled(bot.database_url, timeout=30)
     assert job.state is JobState.DELIVERED
     assert simulator.count(Endpoint.SUBMIT) == 1
     assert sum(len(m.files) for m in standin.messages.values()) == 1
-    assert await money_on_record(bot.database) == (PRICE, Money(0))
+    assert await money_on_record(bot.database_url) == (PRICE, Money(0))
 
 
 async def test_a_bot_killed_on_this_machine_has_its_job_carried_on_by_another_at_once(
-    tmp_path: Path, serve: Serve, standin: DiscordStandin
+    tmp_path: Path, bot_database: str, serve: Serve, standin: DiscordStandin
 ) -> None:
-    """Its lease has a minute left, but its OS lock is free: the other bot knows it is gone."""
-    first, second, simulator = await two_bots_one_job(tmp_path, serve, standin, lease_seconds=60)
+    """Its lease has a minute left, but it is proven gone (its OS lock is free, or its database session ended)."""
+    first, second, simulator = await two_bots_one_job(tmp_path, bot_database, serve, standin, lease_seconds=60)
     await first.kill()
     await delivered_once(first, standin, simulator)  # within 30 s: well before the lease would run out
     assert "took over 1 jobs of stopped processes" in second.log.read_text()
@@ -202,11 +192,11 @@ async def test_a_bot_killed_on_this_machine_has_its_job_carried_on_by_another_at
 
 
 async def test_a_paused_bot_loses_its_job_to_another_and_on_waking_touches_nothing(
-    tmp_path: Path, serve: Serve, standin: DiscordStandin
+    tmp_path: Path, bot_database: str, serve: Serve, standin: DiscordStandin
 ) -> None:
     """Seen in a review: two processes on one database both carried on one job, and one failed it (releasing
     its money) while the other delivered it. A bot held up past its lease now finds the job is not its own."""
-    first, second, simulator = await two_bots_one_job(tmp_path, serve, standin, lease_seconds=2)
+    first, second, simulator = await two_bots_one_job(tmp_path, bot_database, serve, standin, lease_seconds=2)
     assert first.process is not None
     first.process.send_signal(signal.SIGSTOP)
     try:

@@ -18,7 +18,7 @@ import pytest
 from bot.models import Job, JobState
 from bot.money import Money
 from bot.simulator import BASE_PATH, Simulator, SimulatorSettings
-from bot.storage import open_sqlite
+from bot.storage import open_storage
 from tests.conftest import Serve
 from tests.discord_standin import LOADING, DiscordStandin, Interaction, Recorded, StoredMessage
 from tests.harness import CHANNEL, DISCORD_TOKEN, GUILD
@@ -57,12 +57,8 @@ class World:
         return await self.standin.command("imagine", options, guild=GUILD, channel=CHANNEL, user=ALICE)
 
     async def jobs(self) -> list[Job]:
-        storage = await open_sqlite(self.bot.database)
-        try:
-            async with storage.transaction() as tx:
-                return await tx.jobs.by_state(list(JobState))
-        finally:
-            await storage.close()
+        async with open_storage(self.bot.database_url) as storage, storage.transaction() as tx:
+            return await tx.jobs.by_state(list(JobState))
 
     async def settled(self, timeout: float = 60) -> list[Job]:
         async with asyncio.timeout(timeout):
@@ -72,7 +68,7 @@ class World:
 
     async def charged(self) -> tuple[Money, Money]:
         """Everything charged, and everything still reserved."""
-        return await money_on_record(self.bot.database)
+        return await money_on_record(self.bot.database_url)
 
     def result_messages(self, job: Job) -> list[StoredMessage]:
         """The visible messages that show this job's result, attached or linked."""
@@ -90,13 +86,16 @@ def _has_files(request: Recorded) -> bool:
 
 
 @pytest.fixture
-async def world(tmp_path: Path, serve: Serve, request: pytest.FixtureRequest) -> AsyncIterator[World]:
+async def world(
+    tmp_path: Path, bot_database: str, serve: Serve, request: pytest.FixtureRequest
+) -> AsyncIterator[World]:
     marker = request.node.get_closest_marker("standin")
     standin = DiscordStandin(token=DISCORD_TOKEN, guilds={GUILD: [CHANNEL]}, **(marker.kwargs if marker else {}))
     await standin.start()
     simulator = Simulator(SimulatorSettings(render_seconds=0.3, concurrency=1))
     settings = request.node.get_closest_marker("bot")
-    bot = BotProcess(tmp_path, standin, await serve(simulator.app) + BASE_PATH, **(settings.kwargs if settings else {}))
+    sim_url = await serve(simulator.app) + BASE_PATH
+    bot = BotProcess(tmp_path, standin, sim_url, bot_database, **(settings.kwargs if settings else {}))
     await bot.start()
     yield World(standin, simulator, bot)
     if bot.process is not None and bot.process.returncode is None:
@@ -122,6 +121,7 @@ async def test_a_result_posted_after_the_reply_was_deleted_arrives_once_across_a
 
 @pytest.mark.standin(token_lifetime=63)  # the hand-off is due 60 s before expiry: 3 s in
 @pytest.mark.bot(MEMBER_MAX_JOBS="1")
+@pytest.mark.sqlite_file  # reads the job's state from the file in the middle of a request
 async def test_a_job_waiting_in_the_bots_queue_is_handed_off_and_delivered_once_across_a_kill(world: World) -> None:
     world.simulator.add_backlog(14)  # the first job takes about 4.5 s, so the second waits in the bot's queue
     first = await world.imagine("the first fox")
@@ -133,7 +133,7 @@ async def test_a_job_waiting_in_the_bots_queue_is_handed_off_and_delivered_once_
         return "the second fox" in json.dumps(request.json)
 
     def note_its_state(_: Recorded) -> None:
-        with sqlite3.connect(world.bot.database) as conn:
+        with sqlite3.connect(world.bot.database_url.removeprefix("sqlite:///")) as conn:
             states_when_handed_off.append(conn.execute("SELECT state FROM jobs ORDER BY id").fetchall()[1][0])
 
     world.standin.on_request("POST", rf"/channels/{CHANNEL}/messages$", note_its_state, when=for_the_second)

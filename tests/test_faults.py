@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 
 import pytest
 
@@ -13,6 +12,7 @@ from bot.models import FailureKind, JobState
 from bot.money import Money
 from bot.simulator import Endpoint, Fault, FaultKind
 from tests.conftest import TEST_KEY
+from tests.databases import dump_rows
 from tests.harness import ALICE, BOB, CHANNEL, DISCORD_TOKEN, GUILD, Harness
 
 TROUBLE = "The image service is having trouble; try again in a few minutes."
@@ -198,8 +198,7 @@ async def test_no_secret_reaches_a_log_line_a_discord_payload_or_the_database(
         assert secret not in caplog.text
         for request in harness.standin.requests:
             assert secret not in repr(request.json) and secret not in request.path
-        with sqlite3.connect(harness.database_path) as conn:
-            assert not any(secret in line for line in conn.iterdump())
+        assert not any(secret in line for line in await dump_rows(harness.config.database_url))
     assert all(
         r.headers.get("Authorization") == f"Bot {DISCORD_TOKEN}"
         for r in harness.standin.requests

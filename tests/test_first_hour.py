@@ -299,10 +299,10 @@ def test_the_other_commands_still_need_the_discord_token(tmp_path: Path) -> None
 
 
 async def test_ready_says_who_where_and_how_to_invite_in_one_line(
-    tmp_path: Path, simulator: Simulator, sim_url: str, standin: DiscordStandin, caplog: pytest.LogCaptureFixture
+    bot_database: str, simulator: Simulator, sim_url: str, standin: DiscordStandin, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="bot")
-    harness = Harness(tmp_path, simulator, sim_url, standin)
+    harness = Harness(bot_database, simulator, sim_url, standin)
     await harness.start()
     try:
         async with asyncio.timeout(10):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-from pathlib import Path
 
 import pytest
 
@@ -156,11 +155,11 @@ async def test_a_job_queued_when_the_bot_stops_is_delivered_once_by_the_next_bot
 
 
 async def test_a_job_outliving_its_token_finishes_in_a_channel_message(
-    tmp_path: Path, simulator: Simulator, sim_url: str
+    bot_database: str, simulator: Simulator, sim_url: str
 ) -> None:
     standin = DiscordStandin(token=DISCORD_TOKEN, guilds={GUILD: [CHANNEL]}, token_lifetime=62)
     await standin.start()
-    harness = Harness(tmp_path, simulator, sim_url, standin)
+    harness = Harness(bot_database, simulator, sim_url, standin)
     await harness.start()
     try:
         simulator.add_backlog(6)  # about 2.4 s in the queue, past the hand-off 60 s before expiry

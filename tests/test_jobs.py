@@ -8,7 +8,6 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -36,7 +35,7 @@ from bot.pixazo import DownloadedImage
 from bot.progress import Progress, Stage
 from bot.services import wire
 from bot.simulator import Endpoint, Fault, FaultKind, Simulator, SimulatorSettings
-from bot.storage import DEFAULT_LEASE_SECONDS, Storage, open_sqlite, open_storage
+from bot.storage import DEFAULT_LEASE_SECONDS, Storage, open_storage
 from tests.conftest import FAST_RETRY, TEST_KEY, Serve
 from tests.harness import DISCORD_TOKEN
 from tests.rows import leave_as_crashed
@@ -99,7 +98,7 @@ class World:
 
     def __init__(
         self,
-        database: Path | str,  # a SQLite file, or any DATABASE_URL
+        database_url: str,
         http: aiohttp.ClientSession,
         sim_url: str,
         simulator: Simulator,
@@ -108,8 +107,7 @@ class World:
         timeout: float = 5.0,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
     ) -> None:
-        self.database_url = database if isinstance(database, str) else f"sqlite:///{database}"
-        self.path = database if isinstance(database, Path) else Path()
+        self.database_url = database_url
         self.lease_seconds = lease_seconds
         self.http = http
         self.config = dataclasses.replace(
@@ -168,9 +166,9 @@ def sim_settings() -> SimulatorSettings:
 
 @pytest.fixture
 async def world(
-    tmp_path: Path, http: aiohttp.ClientSession, sim_url: str, simulator: Simulator
+    bot_database: str, http: aiohttp.ClientSession, sim_url: str, simulator: Simulator
 ) -> AsyncIterator[World]:
-    world = World(tmp_path / "jobs.db", http, sim_url, simulator, FAST)
+    world = World(bot_database, http, sim_url, simulator, FAST)
     await world.start()
     yield world
     await world.stop()
@@ -253,9 +251,9 @@ async def test_rate_limits_then_success_still_deliver(world: World) -> None:
 
 
 async def test_a_submit_whose_answer_never_came_is_charged_and_never_resent(
-    tmp_path: Path, http: aiohttp.ClientSession, sim_url: str, simulator: Simulator
+    bot_database: str, http: aiohttp.ClientSession, sim_url: str, simulator: Simulator
 ) -> None:
-    world = World(tmp_path / "x.db", http, sim_url, simulator, FAST, timeout=0.2)
+    world = World(bot_database, http, sim_url, simulator, FAST, timeout=0.2)
     await world.start()
     simulator.inject(Endpoint.SUBMIT, Fault(FaultKind.SLOW, delay=0.5))
     job = await world.submit()
@@ -272,7 +270,8 @@ async def test_a_submit_whose_answer_never_came_is_charged_and_never_resent(
 async def test_a_job_found_mid_submit_at_start_is_charged_and_not_sent(world: World) -> None:
     job = await world.submit()
     await world.stop()
-    leave_as_crashed(world.path, job.id, JobState.SUBMITTING, request_id=None)  # it died inside the submit call
+    # It died inside the submit call.
+    await leave_as_crashed(world.database_url, job.id, JobState.SUBMITTING, request_id=None)
     submits = world.simulator.count(Endpoint.SUBMIT)
     await world.start()
     done = await world.until_final(job.id)
@@ -282,11 +281,11 @@ async def test_a_job_found_mid_submit_at_start_is_charged_and_not_sent(world: Wo
 
 
 async def test_a_job_queued_when_the_bot_stops_is_delivered_exactly_once_after_restart(
-    tmp_path: Path, serve: Serve, http: aiohttp.ClientSession
+    bot_database: str, serve: Serve, http: aiohttp.ClientSession
 ) -> None:
     simulator = Simulator(SimulatorSettings(render_seconds=0.3, queue_depth=3))
     base = await serve(simulator.app) + "/z-image-turbo-834/v1"
-    world = World(tmp_path / "restart.db", http, base, simulator, FAST)
+    world = World(bot_database, http, base, simulator, FAST)
     await world.start()
     job = await world.submit()
     async with asyncio.timeout(5):
@@ -307,7 +306,8 @@ async def test_a_job_posted_just_before_a_crash_is_not_posted_again(world: World
     job = await world.submit()
     await world.until_final(job.id)
     await world.stop()
-    leave_as_crashed(world.path, job.id, JobState.DELIVERING, notified=False)  # died between posting and recording
+    # It died between posting and recording.
+    await leave_as_crashed(world.database_url, job.id, JobState.DELIVERING, notified=False)
     sink = RecordingSink(already_shown={job.id: 1})
     await world.start(sink)
     done = await world.until_final(job.id)
@@ -315,11 +315,11 @@ async def test_a_job_posted_just_before_a_crash_is_not_posted_again(world: World
 
 
 async def test_the_member_cap_and_local_queue_hold_the_rest_and_refuse_beyond(
-    tmp_path: Path, serve: Serve, http: aiohttp.ClientSession
+    bot_database: str, serve: Serve, http: aiohttp.ClientSession
 ) -> None:
     simulator = Simulator(SimulatorSettings(render_seconds=0.2, concurrency=10))
     base = await serve(simulator.app) + "/z-image-turbo-834/v1"
-    world = World(tmp_path / "cap.db", http, base, simulator, FAST)
+    world = World(bot_database, http, base, simulator, FAST)
     await world.start()
     jobs = [await world.submit(f"fox {i}") for i in range(5)]
     with pytest.raises(TooManyJobsError, match="5 images"):
@@ -343,10 +343,10 @@ async def test_the_member_cap_and_local_queue_hold_the_rest_and_refuse_beyond(
 
 
 async def test_a_job_that_outlives_its_time_limit_fails_as_timed_out_and_is_released(
-    tmp_path: Path, http: aiohttp.ClientSession, sim_url: str, simulator: Simulator
+    bot_database: str, http: aiohttp.ClientSession, sim_url: str, simulator: Simulator
 ) -> None:
     settings = RunnerSettings(poll_min_seconds=0.02, job_timeout_seconds=0.1)
-    world = World(tmp_path / "t.db", http, sim_url, simulator, settings)
+    world = World(bot_database, http, sim_url, simulator, settings)
     await world.start()
     job = await world.submit()
     done = await world.until_final(job.id)
@@ -397,9 +397,9 @@ async def test_a_channel_where_imagine_is_not_allowed_is_refused_before_money_mo
 
 
 async def test_polls_that_time_out_are_retried_and_the_job_is_delivered(
-    tmp_path: Path, http: aiohttp.ClientSession, sim_url: str, simulator: Simulator
+    bot_database: str, http: aiohttp.ClientSession, sim_url: str, simulator: Simulator
 ) -> None:
-    world = World(tmp_path / "t.db", http, sim_url, simulator, FAST, timeout=0.2)
+    world = World(bot_database, http, sim_url, simulator, FAST, timeout=0.2)
     await world.start()
     job = await world.submit()
     simulator.inject(Endpoint.RESULT, Fault(FaultKind.SLOW, delay=0.4), times=3)
@@ -413,10 +413,10 @@ async def test_polls_that_time_out_are_retried_and_the_job_is_delivered(
 
 
 async def test_a_deadline_that_passes_during_the_submit_charges_it_as_interrupted_and_tells_once(
-    tmp_path: Path, http: aiohttp.ClientSession, sim_url: str, simulator: Simulator
+    bot_database: str, http: aiohttp.ClientSession, sim_url: str, simulator: Simulator
 ) -> None:
     settings = dataclasses.replace(FAST, job_timeout_seconds=0.3)
-    world = World(tmp_path / "d.db", http, sim_url, simulator, settings)
+    world = World(bot_database, http, sim_url, simulator, settings)
     await world.start()
     simulator.inject(Endpoint.SUBMIT, Fault(FaultKind.SLOW, delay=1.0))  # Pixazo gets it, answers too late
     job = await world.submit()
@@ -448,12 +448,12 @@ async def test_a_shutdown_during_the_submit_charges_it_and_the_restart_neither_r
 
 
 async def test_time_waiting_in_the_bots_queue_does_not_count_against_the_render_deadline(
-    tmp_path: Path, serve: Serve, http: aiohttp.ClientSession
+    bot_database: str, serve: Serve, http: aiohttp.ClientSession
 ) -> None:
     simulator = Simulator(SimulatorSettings(render_seconds=0.3, concurrency=2))
     base = await serve(simulator.app) + "/z-image-turbo-834/v1"
     settings = dataclasses.replace(FAST, member_max_jobs=1, job_timeout_seconds=0.6)
-    world = World(tmp_path / "w.db", http, base, simulator, settings)
+    world = World(bot_database, http, base, simulator, settings)
     await world.start()
     jobs = [await world.submit(f"fox {n}") for n in range(3)]  # the third waits about 0.7 s before it is sent
     for job in jobs:
@@ -462,12 +462,12 @@ async def test_time_waiting_in_the_bots_queue_does_not_count_against_the_render_
 
 
 async def test_a_job_that_waits_too_long_in_the_bots_queue_is_never_sent_and_is_released(
-    tmp_path: Path, serve: Serve, http: aiohttp.ClientSession
+    bot_database: str, serve: Serve, http: aiohttp.ClientSession
 ) -> None:
     simulator = Simulator(SimulatorSettings(render_seconds=0.3, queue_depth=3))
     base = await serve(simulator.app) + "/z-image-turbo-834/v1"
     settings = dataclasses.replace(FAST, member_max_jobs=1, queue_timeout_seconds=0.2)
-    world = World(tmp_path / "q.db", http, base, simulator, settings)
+    world = World(bot_database, http, base, simulator, settings)
     await world.start()
     first = await world.submit("the first fox")
     second = await world.submit("the second fox")
@@ -483,7 +483,7 @@ async def test_a_job_that_waits_too_long_in_the_bots_queue_is_never_sent_and_is_
 
 async def test_the_bot_never_resumes_a_terminal_job(world: World) -> None:
     await world.stop()
-    world.storage = await open_sqlite(world.path)
+    world.storage = await open_storage(world.database_url)
     now = datetime.now(UTC)
     async with world.storage.transaction() as tx:  # a terminal run's job, left queued at Pixazo
         reservation = await world.ledger.reserve(guild_id=0, member_id=0, role_ids=[], images=1, tx=tx)

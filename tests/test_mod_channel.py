@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from pathlib import Path
 
 from bot.simulator import Simulator
 from tests.discord_standin import ATTACH_FILES, EMBED_LINKS, DiscordStandin
@@ -20,17 +19,17 @@ async def until(harness: Harness, holds: Callable[[str | None], bool]) -> None:
             await asyncio.sleep(0.02)
 
 
-async def started(tmp_path: Path, simulator: Simulator, sim_url: str, standin: DiscordStandin) -> Harness:
-    harness = Harness(tmp_path, simulator, sim_url, standin)
+async def started(bot_database: str, simulator: Simulator, sim_url: str, standin: DiscordStandin) -> Harness:
+    harness = Harness(bot_database, simulator, sim_url, standin)
     await harness.start()
     return harness
 
 
 async def test_mod_channel_names_what_the_bot_may_not_do_there(
-    tmp_path: Path, simulator: Simulator, sim_url: str, standin: DiscordStandin
+    bot_database: str, simulator: Simulator, sim_url: str, standin: DiscordStandin
 ) -> None:
     standin.deny_bot(MOD_CHANNEL, EMBED_LINKS | ATTACH_FILES)
-    harness = await started(tmp_path, simulator, sim_url, standin)
+    harness = await started(bot_database, simulator, sim_url, standin)
     try:
         answer = await harness.answer(
             await harness.slash("settings mod-channel", permissions=ADMIN, channel=ChannelRef(MOD_CHANNEL))

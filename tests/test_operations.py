@@ -199,13 +199,13 @@ def free_port() -> int:
 
 
 async def test_metrics_count_calls_errors_jobs_and_spend(
-    tmp_path: Path, sim_url: str, simulator: Simulator, http: aiohttp.ClientSession
+    bot_database: str, sim_url: str, simulator: Simulator, http: aiohttp.ClientSession
 ) -> None:
     from tests.test_jobs import FAST, World
 
     port = free_port()
     metrics = PrometheusMetrics(port, host="127.0.0.1")
-    world = World(tmp_path / "m.db", http, sim_url, simulator, FAST)
+    world = World(bot_database, http, sim_url, simulator, FAST)
     world.metrics = metrics
     await world.start()
     try:

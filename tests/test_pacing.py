@@ -66,7 +66,7 @@ async def delivered_job(harness: Harness) -> tuple[Job, str]:
     it were still at work), and the path its reply is edited at."""
     interaction = await harness.imagine("a lighthouse at dusk")
     job = await harness.final((await harness.job_of(interaction)).id)
-    hold_again(harness.database_path, job.id, harness.storage.worker_name)
+    await hold_again(harness.config.database_url, job.id, harness.storage.worker_name)
     job = dataclasses.replace(job, delivery=dataclasses.replace(job.delivery, interaction_token=interaction.token))
     return job, rf"/webhooks/\d+/{interaction.token}/messages/"
 
@@ -107,7 +107,7 @@ async def test_a_process_that_no_longer_holds_the_job_shows_nothing_of_it(harnes
     """Seen with a bot woken from a pause past its lease: its late progress edit covered the image another
     process had posted meanwhile."""
     job, path = await delivered_job(harness)
-    hold_again(harness.database_path, job.id, "elsewhere:1:alive")
+    await hold_again(harness.config.database_url, job.id, "elsewhere:1:alive")
     presenter = a_presenter(harness)
     before = len(harness.standin.requests_to(path, "PATCH"))
     await presenter.progress(job, queued(40))

@@ -12,7 +12,6 @@ import asyncio
 import functools
 import itertools
 import logging
-import re
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -27,13 +26,12 @@ from tests.conftest import Serve
 from tests.databases import postgres_database
 from tests.discord_standin import DiscordStandin, Interaction
 from tests.harness import CHANNEL, DISCORD_TOKEN, GUILD
-from tests.process import BotProcess
+from tests.process import BotProcess, images_posted_per_job
 
 log = logging.getLogger(__name__)
 PRICE = Money(8_000)
 SHARDS = 3
 JOBS = 60
-_FILE = re.compile(r"imagine-(\d+)-\d+\.")
 
 
 def servers() -> dict[int, int]:
@@ -130,12 +128,7 @@ async def test_sixty_jobs_on_three_sharded_processes_survive_one_of_them_killed_
                 await bot.kill()
         await standin.close()
 
-    by_job: Counter[int] = Counter()
-    for message in standin.messages.values():
-        if not message.deleted:
-            for stored in message.files:
-                if match := _FILE.match(stored.filename):
-                    by_job[int(match[1])] += 1
+    by_job = images_posted_per_job(standin)
     delivered = [job for job in jobs if job.state is JobState.DELIVERED]
     interrupted = [job for job in jobs if job.failure_kind is FailureKind.INTERRUPTED]
     for job in jobs:  # each delivered job's image is posted once; nothing of the others is

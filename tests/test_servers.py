@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -12,15 +11,15 @@ from bot.errors import InvalidRequestError
 from bot.models import OverrideKind
 from bot.money import Money
 from bot.servers import MAX_TERM_CHARS, Servers
-from bot.storage import open_sqlite
+from bot.storage import open_storage
 
 GUILD, ROLE, MEMBER = 100, 200, 300
 NOW = datetime(2026, 11, 26, 15, tzinfo=UTC)
 
 
 @pytest.fixture
-async def servers(tmp_path: Path) -> AsyncIterator[Servers]:
-    async with open_sqlite(tmp_path / "servers.db") as storage:
+async def servers(bot_database: str) -> AsyncIterator[Servers]:
+    async with open_storage(bot_database) as storage:
         yield Servers(storage, lambda: NOW)
 
 

@@ -47,21 +47,14 @@ async def standin() -> AsyncIterator[DiscordStandin]:
 
 
 async def test_two_processes_each_run_their_shards_log_in_at_discords_pace_and_answer_their_servers(
-    tmp_path: Path, serve: Serve, standin: DiscordStandin
+    tmp_path: Path, bot_database: str, serve: Serve, standin: DiscordStandin
 ) -> None:
     simulator = Simulator(SimulatorSettings(render_seconds=0.2))
     sim_url = await serve(simulator.app) + BASE_PATH
     (tmp_path / "b").mkdir()
     bots = [
-        BotProcess(tmp_path, standin, sim_url, SHARD_COUNT=str(SHARD_COUNT), SHARD_IDS="0"),
-        BotProcess(
-            tmp_path / "b",
-            standin,
-            sim_url,
-            SHARD_COUNT=str(SHARD_COUNT),
-            SHARD_IDS="1",
-            DATABASE_URL=f"sqlite:///{tmp_path / 'bot.db'}",
-        ),
+        BotProcess(tmp_path, standin, sim_url, bot_database, SHARD_COUNT=str(SHARD_COUNT), SHARD_IDS="0"),
+        BotProcess(tmp_path / "b", standin, sim_url, bot_database, SHARD_COUNT=str(SHARD_COUNT), SHARD_IDS="1"),
     ]
     await asyncio.gather(*(bot.start() for bot in bots))  # at the same moment, on an empty database
     await standin.wait_for(lambda: len(standin.logins) == SHARD_COUNT, 30)
@@ -78,6 +71,6 @@ async def test_two_processes_each_run_their_shards_log_in_at_discords_pace_and_a
     for shard, bot in enumerate(bots):
         assert f"shards {shard} of {SHARD_COUNT}" in bot.log.read_text()
     assert sum(len(m.files) for m in standin.messages.values()) == 2
-    assert await money_on_record(bots[0].database) == (Money(16_000), Money(0))
+    assert await money_on_record(bot_database) == (Money(16_000), Money(0))
     for bot in bots:
         assert await bot.stop() == 0

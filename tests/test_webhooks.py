@@ -12,7 +12,6 @@ import asyncio
 import dataclasses
 import socket
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -37,9 +36,14 @@ class WebhookWorld(World):
     """A `World` whose runner gives Pixazo webhook URLs, served where the simulator can call them."""
 
     def __init__(
-        self, path: Path, http: aiohttp.ClientSession, sim_url: str, simulator: Simulator, settings: RunnerSettings
+        self,
+        database_url: str,
+        http: aiohttp.ClientSession,
+        sim_url: str,
+        simulator: Simulator,
+        settings: RunnerSettings,
     ) -> None:
-        super().__init__(path, http, sim_url, simulator, settings)
+        super().__init__(database_url, http, sim_url, simulator, settings)
         self._socket = socket.socket()
         self._socket.bind(("127.0.0.1", 0))
         self.base_url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
@@ -70,9 +74,9 @@ def sim_settings() -> SimulatorSettings:
 
 @pytest.fixture
 async def world(
-    tmp_path: Path, http: aiohttp.ClientSession, sim_url: str, simulator: Simulator
+    bot_database: str, http: aiohttp.ClientSession, sim_url: str, simulator: Simulator
 ) -> AsyncIterator[WebhookWorld]:
-    world = WebhookWorld(tmp_path / "jobs.db", http, sim_url, simulator, SLOW_POLLS)
+    world = WebhookWorld(bot_database, http, sim_url, simulator, SLOW_POLLS)
     await world.start()
     yield world
     await world.stop()
@@ -120,10 +124,10 @@ async def test_a_duplicated_call_delivers_once(world: WebhookWorld) -> None:
 
 
 async def test_a_dropped_call_leaves_polling_to_deliver(
-    tmp_path: Path, http: aiohttp.ClientSession, sim_url: str, simulator: Simulator
+    bot_database: str, http: aiohttp.ClientSession, sim_url: str, simulator: Simulator
 ) -> None:
     simulator.settings = dataclasses.replace(simulator.settings, webhook_drop=True)
-    world = WebhookWorld(tmp_path / "jobs.db", http, sim_url, simulator, FAST_POLLS)
+    world = WebhookWorld(bot_database, http, sim_url, simulator, FAST_POLLS)
     await world.start()
     try:
         job = await world.submit()
@@ -135,10 +139,10 @@ async def test_a_dropped_call_leaves_polling_to_deliver(
 
 
 async def test_a_late_call_for_a_finished_job_changes_nothing(
-    tmp_path: Path, http: aiohttp.ClientSession, sim_url: str, simulator: Simulator
+    bot_database: str, http: aiohttp.ClientSession, sim_url: str, simulator: Simulator
 ) -> None:
     simulator.settings = dataclasses.replace(simulator.settings, webhook_delay=1.0)
-    world = WebhookWorld(tmp_path / "jobs.db", http, sim_url, simulator, FAST_POLLS)
+    world = WebhookWorld(bot_database, http, sim_url, simulator, FAST_POLLS)
     await world.start()
     try:
         job = await world.submit()
