@@ -13,6 +13,7 @@ import json
 import os
 import socket
 import sqlite3
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -39,9 +40,16 @@ def heartbeat_path(config: Config) -> Path:
 def write_heartbeat(path: Path, **facts: object) -> None:
     """Record that the bot is alive, atomically (the check never reads half a file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps({"time": time.time(), "pid": os.getpid(), **facts}))
-    temporary.replace(path)
+    # A temporary file of this write's own: processes sharing the folder must not move each other's.
+    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temporary = Path(name)
+    try:
+        with os.fdopen(handle, "w") as file:
+            file.write(json.dumps({"time": time.time(), "pid": os.getpid(), **facts}))
+        temporary.replace(path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def read_heartbeat(path: Path) -> dict[str, Any] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import os
 import re
@@ -16,7 +17,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.health import write_heartbeat
+from bot.health import read_heartbeat, write_heartbeat
 from bot.metrics import PrometheusMetrics
 from bot.simulator import BASE_PATH, Endpoint, Fault, FaultKind, Simulator, SimulatorSettings
 from tests.conftest import TEST_KEY, Serve
@@ -148,6 +149,22 @@ def test_check_health_reads_only_the_heartbeat(tmp_path: Path) -> None:
     write_heartbeat(tmp_path / "data" / "heartbeat.json", ready=True, database="unreachable")
     waiting = run_bot("check", "--health", env=env, cwd=tmp_path)
     assert waiting.returncode == 1 and "the database is unreachable" in waiting.stdout
+
+
+def test_two_bots_writing_one_heartbeat_at_once_never_fail(tmp_path: Path) -> None:
+    """Seen in the benchmark of two processes in one folder: one's rename found the other's temporary file
+    already moved, and its heartbeat failed."""
+    path = tmp_path / "data" / "heartbeat.json"
+
+    def beat(times: int) -> None:
+        for _ in range(times):
+            write_heartbeat(path, ready=True)
+
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        for writer in [pool.submit(beat, 2_000) for _ in range(2)]:
+            writer.result()
+    assert read_heartbeat(path) is not None
+    assert [p.name for p in path.parent.iterdir()] == ["heartbeat.json"]  # no temporary file left behind
 
 
 def test_a_bad_setting_stops_with_one_line_and_no_traceback(tmp_path: Path) -> None:
