@@ -2,6 +2,7 @@
 
     python bench/imagine_bench.py [--members 200] [--concurrency 8] [--render-seconds 1.0]
                                   [--runs all|polling|backlog|webhook] [--backlog N] [--webhook]
+                                  [--backend sqlite|postgres] [--url URL] [--processes 1]
 
 The bot runs as `python -m bot` in a subprocess with its own defaults: the bench sets only what points it
 at the stand-ins (DISCORD_TOKEN, PIXAZO_API_KEY, PIXAZO_BASE_URL, DISCORD_API_BASE_URL, DATABASE_URL in a
@@ -13,10 +14,16 @@ every member (distinct user, prompt "a fox number i", one channel of one server)
 and the bench waits until every member's result (a message with a file) has reached the stand-in, then
 stops the bot with SIGTERM.
 
+`--processes N` runs N bots on one database, each with one shard of N (SHARD_COUNT, SHARD_IDS), and puts
+one server on each shard, its members taking turns between them, so every process takes its share of the
+members. `--backend postgres` puts that database on a PostgreSQL server (`--url`, or TEST_POSTGRES_URL): a
+scratch database is made for each run and dropped after it. CPU is the sum over the processes, memory the
+largest of them.
+
 By default three runs, one after another, each with a fresh bot, database, stand-in and simulator:
 `polling` (backlog 0), `polling_backlog160` (160 other jobs ahead) and `webhook` (webhooks on, backlog 0).
 `--runs`, `--backlog` or `--webhook` ask for one run instead. Each run prints one JSON line:
-- run, members: the run's name and N;
+- run, members, backend, processes: the run's name, N, and where the bots kept their jobs;
 - ack_p50_ms / ack_p99_ms: INTERACTION_CREATE sent to the deferral callback received
   (`acked_at - created` of each interaction in the stand-in);
 - delivery_lag_p50_ms / delivery_lag_p99_ms: the simulator marking a job COMPLETED (its `finishes_at`) to
@@ -54,7 +61,6 @@ import secrets
 import signal
 import socket
 import sys
-import tempfile
 import time
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Iterable, Mapping
@@ -67,12 +73,13 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.ledger_bench import database  # noqa: E402
 from bot.config import Config  # noqa: E402
 from bot.simulator import BASE_PATH, Endpoint, Simulator, SimulatorSettings  # noqa: E402
 from tests.discord_standin import DiscordStandin, Interaction  # noqa: E402
 
 TOKEN = "MTAwMDAwMDAwMDAwMDAwMDAw.bench.discord-token"
-GUILD, CHANNEL = 500_000_000_000_000_001, 600_000_000_000_000_001
+GUILD, CHANNEL = 500_000_000_000_000_001, 600_000_000_000_000_001  # the first server; one more per process
 FIRST_USER = 10_000
 DEFAULT_BACKLOG_RUN = 160
 EDIT_WINDOW_SECONDS = 5.0
@@ -80,6 +87,7 @@ WEBHOOK_VARIABLES = ("PIXAZO_WEBHOOK_URL", "WEBHOOK_PORT", "WEBHOOK_SECRET")
 PROMPT = re.compile(r"\ba fox number (\d+)\b")
 WEBHOOK_EDIT = re.compile(r"/webhooks/\d+/([^/]+)/messages/([^/]+)$")
 CHANNEL_EDIT = re.compile(r"/channels/\d+/messages/(\d+)$")
+START_SECONDS = 60  # a few processes log in 5 s apart (Discord's pace for one identify bucket)
 
 Figures = dict[str, str | int | float | None]
 
@@ -90,6 +98,9 @@ class Load:
     concurrency: int
     render_seconds: float
     timeout: float
+    backend: str = "sqlite"
+    server_url: str | None = None  # a PostgreSQL server, for --backend postgres
+    processes: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +152,9 @@ def free_port() -> int:
         return port
 
 
-def bot_env(sim_url: str, standin: DiscordStandin, folder: str, webhook_port: int | None) -> dict[str, str]:
+def bot_env(
+    sim_url: str, standin: DiscordStandin, database_url: str, webhook_port: int | None, shard: tuple[int, int]
+) -> dict[str, str]:
     """The inherited environment without anything the bot reads, plus what points it at the stand-ins."""
     ours = {*Config.variables(), *WEBHOOK_VARIABLES}
     env = {name: value for name, value in os.environ.items() if name not in ours}
@@ -150,9 +163,12 @@ def bot_env(sim_url: str, standin: DiscordStandin, folder: str, webhook_port: in
         "PIXAZO_API_KEY": "bench",
         "PIXAZO_BASE_URL": sim_url,
         "DISCORD_API_BASE_URL": standin.api_base,
-        "DATABASE_URL": f"sqlite:///{folder}/bench.db",
+        "DATABASE_URL": database_url,
         "LOG_LEVEL": "WARNING",
     }
+    shard_id, shard_count = shard
+    if shard_count > 1:
+        env |= {"SHARD_COUNT": str(shard_count), "SHARD_IDS": str(shard_id)}
     if webhook_port is not None:
         env |= {
             "PIXAZO_WEBHOOK_URL": f"http://127.0.0.1:{webhook_port}",
@@ -182,17 +198,20 @@ class BotProcess:
     def pid(self) -> int:
         return self.process.pid
 
-    async def alongside(self, work: Awaitable[None], what: str) -> None:
-        """Await `work`, failing the run if the bot exits first."""
+    @staticmethod
+    async def alongside(bots: list[BotProcess], work: Awaitable[None], what: str) -> None:
+        """Await `work`, failing the run if a bot exits first."""
         task = asyncio.ensure_future(work)
-        done, _ = await asyncio.wait({task, self._exited}, return_when=asyncio.FIRST_COMPLETED)
+        exits = {bot._exited: bot for bot in bots}
+        done, _ = await asyncio.wait({task, *exits}, return_when=asyncio.FIRST_COMPLETED)
         if task in done:
             task.result()
             return
         task.cancel()
-        await self._relay
-        last = next((line for line in reversed(self.tail) if line.strip()), "no output")
-        raise RunFailed(f"the bot exited with code {self.process.returncode} {what}: {last.strip()}")
+        bot = next(exits[exited] for exited in done if exited in exits)
+        await bot._relay
+        last = next((line for line in reversed(bot.tail) if line.strip()), "no output")
+        raise RunFailed(f"a bot exited with code {bot.process.returncode} {what}: {last.strip()}")
 
     async def stop(self) -> None:
         if self.process.returncode is None:
@@ -226,23 +245,41 @@ def results(standin: DiscordStandin) -> int:
     return sum(1 for message in standin.messages.values() if message.files)
 
 
-async def measure(load: Load, spec: RunSpec, simulator: Simulator, standin: DiscordStandin, sim_url: str) -> Measured:
-    with tempfile.TemporaryDirectory() as folder:
-        webhook_port = free_port() if spec.webhook else None
-        bot = await BotProcess.start(bot_env(sim_url, standin, folder, webhook_port))
+def servers(processes: int) -> dict[int, int]:
+    """One server (and its channel) per shard: Discord puts a server on shard (id >> 22) % the shard count."""
+    by_shard: dict[int, int] = {}
+    candidate = GUILD
+    while len(by_shard) < processes:
+        by_shard.setdefault((candidate >> 22) % processes, candidate)
+        candidate += 1 << 22
+    return {by_shard[shard]: CHANNEL + shard for shard in range(processes)}
+
+
+async def measure(
+    load: Load, spec: RunSpec, simulator: Simulator, standin: DiscordStandin, sim_url: str, guilds: dict[int, int]
+) -> Measured:
+    places = list(guilds.items())
+    async with database(load.backend, load.server_url) as database_url:
+        bots: list[BotProcess] = []
         try:
-            await bot.alongside(standin.wait_ready(30), "before it was ready")
+            for shard in range(load.processes):
+                webhook_port = free_port() if spec.webhook else None
+                env = bot_env(sim_url, standin, database_url, webhook_port, (shard, load.processes))
+                bots.append(await BotProcess.start(env))
+            logged_in = standin.wait_for(lambda: len(standin.logins) >= load.processes, START_SECONDS)
+            await BotProcess.alongside(bots, logged_in, "before it was ready")
+            await BotProcess.alongside(bots, standin.wait_ready(30), "before it was ready")
             await asyncio.sleep(0.5)  # let start-up requests settle
             simulator.add_backlog(spec.backlog)
             first_request = len(standin.requests)
-            cpu_before = cpu_seconds(bot.pid)
+            cpu_before = [cpu_seconds(bot.pid) for bot in bots]
             interactions = await asyncio.gather(
                 *(
                     standin.command(
                         "imagine",
                         [{"name": "prompt", "type": 3, "value": f"a fox number {i}"}],
-                        guild=GUILD,
-                        channel=CHANNEL,
+                        guild=places[i % len(places)][0],
+                        channel=places[i % len(places)][1],
                         user=FIRST_USER + i,
                     )
                     for i in range(load.members)
@@ -250,15 +287,15 @@ async def measure(load: Load, spec: RunSpec, simulator: Simulator, standin: Disc
             )
             arrived = standin.wait_for(lambda: results(standin) >= load.members, timeout=load.timeout)
             try:
-                await bot.alongside(arrived, "before every result arrived")
+                await BotProcess.alongside(bots, arrived, "before every result arrived")
             except TimeoutError:
                 raise RunFailed(
                     f"{results(standin)} of {load.members} results arrived within {load.timeout:g} s"
                 ) from None
-            cpu = cpu_seconds(bot.pid) - cpu_before
-            rss = peak_rss_mb(bot.pid)
+            cpu = sum(cpu_seconds(bot.pid) - before for bot, before in zip(bots, cpu_before, strict=True))
+            rss = max(peak_rss_mb(bot.pid) for bot in bots)
         finally:
-            await bot.stop()
+            await asyncio.gather(*(bot.stop() for bot in bots))
     return Measured(simulator, standin, list(interactions), first_request, cpu, rss)
 
 
@@ -270,10 +307,13 @@ async def run(load: Load, spec: RunSpec) -> Figures:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     sim_url = f"http://127.0.0.1:{runner.addresses[0][1]}{BASE_PATH}"
-    standin = DiscordStandin(token=TOKEN, guilds={GUILD: [CHANNEL]})
+    guilds = servers(load.processes)
+    standin = DiscordStandin(
+        token=TOKEN, guilds={guild: [channel] for guild, channel in guilds.items()}, shards=load.processes
+    )
     await standin.start()
     try:
-        measured = await measure(load, spec, simulator, standin, sim_url)
+        measured = await measure(load, spec, simulator, standin, sim_url, guilds)
     except RunFailed as exc:
         return {"run": spec.name, "error": str(exc)}
     finally:
@@ -380,6 +420,8 @@ def figures(measured: Measured, load: Load, spec: RunSpec, floor: float) -> Figu
     return {
         "run": spec.name,
         "members": n,
+        "backend": load.backend,
+        "processes": load.processes,
         "ack_p50_ms": ms(percentile(acks, 50)),
         "ack_p99_ms": ms(percentile(acks, 99)),
         "delivery_lag_p50_ms": ms(percentile(lags, 50)),
@@ -434,8 +476,17 @@ def main() -> None:
         help=f"all (the default): polling, polling with {DEFAULT_BACKLOG_RUN} jobs ahead, webhook; or just one",
     )
     parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for every result")
+    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite", help="where the bots keep jobs")
+    parser.add_argument("--url", default=os.environ.get("TEST_POSTGRES_URL"), help="a PostgreSQL server")
+    parser.add_argument("--processes", type=int, default=1, help="bots on one database, a shard each")
     args = parser.parse_args()
-    load = Load(args.members, args.concurrency, args.render_seconds, args.timeout)
+    if args.processes < 1:
+        parser.error("--processes must be at least 1")
+    if args.backend == "postgres" and not args.url:
+        parser.error("--backend postgres needs --url (or TEST_POSTGRES_URL): a server for a scratch database")
+    load = Load(
+        args.members, args.concurrency, args.render_seconds, args.timeout, args.backend, args.url, args.processes
+    )
     asyncio.run(run_all(load, runs_asked(args)))
 
 
