@@ -256,3 +256,22 @@ def test_a_job_found_rendering_when_taken_over_is_asked_about_at_once() -> None:
     before = model.render
     model.done(42, now=500.6)
     assert model.render == before  # and it teaches nothing about how long renders take
+
+
+def test_a_queue_shared_with_others_places_each_job_by_how_far_apart_its_neighbours_are_seen() -> None:
+    """Seen in the benchmark of two processes: each one's jobs reach Pixazo between the other's (as they do
+    between other customers'), so the job sent ten after one seen at place 40 is at 60, not 50. Placed as if
+    nothing came between, every job was expected too soon, and the speed learnt from them was wrong."""
+    model = QueueModel(MIN, MAX)
+    for job in range(100):
+        model.submitted(job, now=0.0)  # job k is at place 2k - 8t: the others' jobs sit between ours
+
+    def place(job: int, t: float) -> int:
+        return round(2 * job - 8 * t)
+
+    for step in range(10):  # every half second, the polls of a few jobs, each a moment after the other
+        t = 0.5 * step
+        for n, job in enumerate((21 + 2 * step, 40 + step, 61 + step)):
+            model.queued(job, place(job, t + 0.01 * n), now=t + 0.01 * n)
+    assert model.speed == pytest.approx(8.0, rel=0.15)
+    assert model.expected_start(90, now=5.0) == pytest.approx(place(90, 5.0) / 8, rel=0.15)  # never polled

@@ -3,7 +3,10 @@
 `QueueModel` learns from what the polls see, across every job of this process: how fast Pixazo's queue
 moves (positions per second, pooled over every job's polls) and how long a render takes. Pixazo's queue is
 first in, first out, so one job's place also tells where the others are: a job submitted three after one
-seen at place 40 is about at 43, less what the queue has moved since, until its own poll says better.
+seen at place 40 is about at 43, less what the queue has moved since, until its own poll says better. Other
+jobs reach Pixazo between ours (other processes', other customers'), so "three after" is three times the
+spacing: how many places apart two of our jobs sent one after the other are, learnt from pairs of jobs
+seen at about the same moment.
 
 `next_poll` plans each job's next result call for just after it should be done, within `POLL_MIN_SECONDS`
 .. `POLL_MAX_SECONDS`; until the model has seen enough it asks when the job should start, or at the
@@ -58,6 +61,8 @@ _GOLDEN = 0.6180339887  # spreads the jobs' untaught gaps evenly over 0.5..1.5 t
 _WATCH_EVERY = 8  # every this many jobs sent, one watches the front of the queue
 _WATCH_PLACES = 4.0  # a watcher watches over this many places, asked each time the queue should move them
 _LOOK_AGAIN = 1.0  # seconds: a plan longer than this is looked at again at half its wait
+_SPACING_SAMPLES = 31  # the spacing is the median of this many recent pairs of sightings
+_SPACING_PAIR = 0.1  # seconds: two sightings this close together see the queue in one state
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +87,8 @@ class QueueModel:
         self._seen_rendering: dict[int, float] = {}  # when each job was last seen rendering
         self._moves: deque[tuple[float, int, float]] = deque()  # (when, places moved, over how long)
         self._renders: deque[tuple[float, float]] = deque(maxlen=_RENDER_SAMPLES)  # shortest, longest possible
+        self._spacings: deque[float] = deque(maxlen=_SPACING_SAMPLES)  # places apart per job sent between
+        self.spacing = 1.0  # places between two of this process's jobs sent one after the other
         self._probes: set[int] = set()
         self._asked: dict[int, float] = {}  # when each job's result was last asked for
 
@@ -145,6 +152,7 @@ class QueueModel:
         return last + gap - now
 
     def queued(self, job_id: int, position: int, now: float) -> None:
+        self._learn_spacing(job_id, position, now)
         if (last := self._reference(job_id)) is not None:
             seen, place = last
             if now > seen.at and position <= place:
@@ -281,7 +289,7 @@ class QueueModel:
         own, anchor = self._own.get(job_id), self._anchor
         sequence = self._sequence.get(job_id)
         if anchor is not None and sequence is not None and (own is None or anchor.at > own.at):
-            return anchor, anchor.position + (sequence - anchor.sequence)
+            return anchor, anchor.position + round(self.spacing * (sequence - anchor.sequence))
         if own is not None:
             return own, own.position
         return None
@@ -303,6 +311,15 @@ class QueueModel:
         watched = sum(span for _, _, span in self._moves)
         if watched >= _SPEED_EVIDENCE:
             self.speed = sum(moved for _, moved, _ in self._moves) / watched
+
+    def _learn_spacing(self, job_id: int, position: int, now: float) -> None:
+        """Two jobs seen at about the same moment say how many places apart jobs sent one after the other are."""
+        anchor, sequence = self._anchor, self._sequence.get(job_id)
+        if anchor is None or sequence is None or sequence == anchor.sequence or now - anchor.at > _SPACING_PAIR:
+            return
+        apart = position + (self.speed or 0.0) * (now - anchor.at) - anchor.position  # as at the anchor's moment
+        self._spacings.append(apart / (sequence - anchor.sequence))
+        self.spacing = max(1.0, sorted(self._spacings)[len(self._spacings) // 2])  # nothing of ours is between
 
     def _start_estimate(self, job_id: int, now: float) -> float | None:
         """When a job just seen rendering started: after it was last seen queued (or sent), as its place says.
