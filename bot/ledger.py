@@ -93,13 +93,13 @@ class Ledger:
         return await self._settle(reservation_id, 0, tx)
 
     async def is_charged(self, reservation_id: int) -> bool:
-        async with self._storage.transaction() as tx:
+        async with self._storage.reading() as tx:
             reservation = await tx.spend.get(reservation_id)
         return reservation is not None and reservation.state is ReservationState.CHARGED
 
     async def usage(self, guild_id: int, member_id: int, role_ids: Sequence[int] = ()) -> Usage:
         now = self._clock()
-        async with self._storage.transaction() as tx:
+        async with self._storage.reading() as tx:
             context = await tx.guilds.budget_context(guild_id, member_id, role_ids)
             tz = zone(context.settings.timezone)
             day = local_day(now, tz).isoformat()
@@ -126,7 +126,7 @@ class Ledger:
     async def guild_usage(self, guild_id: int) -> GuildUsage:
         """The server's day so far, and its daily budget (None when it has none)."""
         now = self._clock()
-        async with self._storage.transaction() as tx:
+        async with self._storage.reading() as tx:
             settings = await tx.guilds.settings(guild_id)
             tz = zone(settings.timezone)
             day = local_day(now, tz).isoformat()
@@ -143,7 +143,7 @@ class Ledger:
     async def report(self, guild_id: int, days: int = 7) -> SpendReport:
         """Spend per member per day over the server's last `days` calendar days, today included, with names."""
         now = self._clock()
-        async with self._storage.transaction() as tx:
+        async with self._storage.reading() as tx:
             settings = await tx.guilds.settings(guild_id)
             last = local_day(now, zone(settings.timezone))
             first = last - timedelta(days=max(1, days) - 1)

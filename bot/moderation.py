@@ -171,15 +171,15 @@ class Moderation:
             return await tx.moderation.lift_blocks(guild_id, member_id, moderator_id=moderator_id, now=self._clock())
 
     async def active_block(self, guild_id: int, member_id: int) -> Block | None:
-        async with self._storage.transaction() as tx:
+        async with self._storage.reading() as tx:
             return await tx.moderation.active_block(guild_id, member_id, self._clock())
 
     async def recent_failures(self, guild_id: int, member_id: int) -> int:
-        async with self._storage.transaction() as tx:
+        async with self._storage.reading() as tx:
             return await tx.moderation.safety_failures_since(guild_id, member_id, self._clock() - HISTORY_WINDOW)
 
     async def pending(self, guild_id: int, page: int, per_page: int = 10) -> tuple[list[SafetyReport], int]:
-        async with self._storage.transaction() as tx:
+        async with self._storage.reading() as tx:
             total = await tx.moderation.count_reports(guild_id, ReportState.OPEN)
             reports = await tx.moderation.reports(
                 guild_id, state=ReportState.OPEN, limit=per_page, offset=(page - 1) * per_page
@@ -187,13 +187,13 @@ class Moderation:
         return reports, total
 
     async def history(self, guild_id: int, member_id: int) -> tuple[list[SafetyReport], list[Block]]:
-        async with self._storage.transaction() as tx:
+        async with self._storage.reading() as tx:
             reports = await tx.moderation.reports(guild_id, member_id=member_id, limit=10)
             blocks = await tx.moderation.blocks_of(guild_id, member_id, limit=10)
         return reports, blocks
 
     async def report(self, report_id: int) -> SafetyReport | None:
-        async with self._storage.transaction() as tx:
+        async with self._storage.reading() as tx:
             return await tx.moderation.report(report_id)
 
     async def set_card(self, report_id: int, channel_id: int, message_id: int) -> None:

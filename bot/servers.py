@@ -35,11 +35,11 @@ class Servers:
         self._clock = clock
 
     async def settings(self, guild_id: int) -> GuildSettings:
-        async with self._storage.transaction() as tx:
+        async with self._storage.reading() as tx:
             return await tx.guilds.settings(guild_id)
 
     async def overview(self, guild_id: int) -> ServerOverview:
-        async with self._storage.transaction() as tx:
+        async with self._storage.reading() as tx:
             return ServerOverview(
                 await tx.guilds.settings(guild_id),
                 await tx.guilds.overrides(guild_id),
@@ -104,7 +104,7 @@ class Servers:
                 await tx.set_state(key, problem or "")
 
     async def card_problem(self, guild_id: int) -> str | None:
-        async with self._storage.transaction() as tx:
+        async with self._storage.reading() as tx:
             return await tx.get_state(_CARD_PROBLEM.format(guild_id)) or None
 
     async def allow_channel(self, guild_id: int, channel_id: int) -> tuple[bool, list[int]]:
@@ -120,7 +120,7 @@ class Servers:
             return removed, await tx.guilds.allowed_channels(guild_id)
 
     async def allowed_channels(self, guild_id: int) -> list[int]:
-        async with self._storage.transaction() as tx:
+        async with self._storage.reading() as tx:
             return await tx.guilds.allowed_channels(guild_id)
 
     # --- the prompt filter ------------------------------------------------------------------------
@@ -138,7 +138,7 @@ class Servers:
             return await tx.guilds.remove_blocked_term(guild_id, _clean_term(term))
 
     async def blocked_terms(self, guild_id: int) -> list[str]:
-        async with self._storage.transaction() as tx:
+        async with self._storage.reading() as tx:
             return await tx.guilds.blocked_terms(guild_id)
 
     async def _update(self, guild_id: int, **changes: object) -> None:

@@ -219,9 +219,12 @@ class Harness:
                 await asyncio.sleep(0.02)
 
     async def reply(self, interaction: Interaction, predicate: Any = None, timeout: float = 15) -> StoredMessage:
-        """The interaction's public reply once `predicate` holds for it (by default: it has a result)."""
+        """The interaction's public reply once `predicate` holds for it; by default, once it has its result
+        and the job has ended (its charge is on record: the image is posted a moment before)."""
         check = predicate or (lambda m: bool(m.files))
         await self.standin.wait_for(lambda: (m := self.standin.original(interaction)) is not None and check(m), timeout)
+        if predicate is None:
+            await self.final((await self.job_of(interaction)).id, timeout)
         message = self.standin.original(interaction)
         assert message is not None
         return message

@@ -164,6 +164,38 @@ async def test_processes_opening_an_empty_database_at_the_same_moment_all_come_u
             assert [int(out) for out, _ in outputs] == [len(MIGRATIONS)] * 3
 
 
+# --- reads ---------------------------------------------------------------------------------------------
+
+
+async def test_a_read_does_not_wait_for_the_write_lock_and_cannot_write(postgres_url: str) -> None:
+    """Seen in the two-process benchmark: every read (is the lease still held, the member's day) queued for
+    the deployment's write lock behind the other process's writes, and results waited seconds for it."""
+    async with open_storage(postgres_url) as storage, open_storage(postgres_url) as other:
+        async with storage.transaction() as tx:
+            await tx.set_state("seen", "committed")
+        writing, release = asyncio.Event(), asyncio.Event()
+
+        async def hold_the_lock() -> None:
+            async with other.transaction() as tx:
+                await tx.set_state("seen", "not yet committed")
+                writing.set()
+                await release.wait()
+
+        holder = asyncio.create_task(hold_the_lock())
+        await writing.wait()
+        try:
+            async with asyncio.timeout(2), storage.reading() as tx:
+                assert await tx.get_state("seen") == "committed"
+        finally:
+            release.set()
+            await holder
+        with pytest.raises(asyncpg.ReadOnlySQLTransactionError):
+            async with storage.reading() as tx:
+                await tx.set_state("seen", "written while reading")
+        async with storage.reading() as tx:
+            assert await tx.get_state("seen") == "not yet committed"
+
+
 # --- the database going away while the bot runs ---------------------------------------------------------
 
 

@@ -170,7 +170,7 @@ class JobRunner:
             await self._endings.fail(job.id, FailureKind.ABANDONED, "stopped before it finished", charge=sent)
 
     async def job(self, job_id: int) -> Job | None:
-        async with self._storage.transaction() as tx:
+        async with self._storage.reading() as tx:
             return await tx.jobs.get(job_id)
 
     async def wait(self, job_id: int) -> Job:

@@ -58,7 +58,7 @@ class JobMessages:
     async def still_held(self, job_id: int) -> bool:
         """Whether this process may still speak for the job: a process woken after its lease ran out (another
         may be showing the job's result by now) must not put an older state over it."""
-        async with self._storage.transaction() as tx:
+        async with self._storage.reading() as tx:
             return await tx.jobs.holds(job_id)
 
     async def record(self, job_id: int, message_id: int) -> None:

@@ -107,6 +107,12 @@ class Storage(ABC):
         """A write transaction: committed when the block ends, rolled back if it raises. Transactions of all
         processes on the database are serialised, so what a block reads stays true until it commits."""
 
+    def reading(self) -> AbstractAsyncContextManager[Tx]:
+        """A transaction that only reads what was committed. On a database server it does not wait for the
+        deployment's write lock, so a read never queues behind other processes' writes; a write in it fails.
+        For what a decision reads and then writes on, use `transaction()`."""
+        return self.transaction()
+
     @abstractmethod
     async def close(self) -> None: ...
 

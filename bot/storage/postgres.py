@@ -184,10 +184,18 @@ class PostgresStorage(Storage):
             yield Tx(conn, self._lease, _prove_gone)
 
     @asynccontextmanager
-    async def locked_connection(self) -> AsyncIterator[PostgresConnection]:
+    async def reading(self) -> AsyncIterator[Tx]:
+        async with self._connection(write=False) as conn:
+            yield Tx(conn, self._lease, _prove_gone)
+
+    def locked_connection(self) -> contextlib.AbstractAsyncContextManager[PostgresConnection]:
         """A transaction holding the deployment's write lock, on a connection of the pool: `transaction()`
         without the tables, for this package's own statements (migrations, a copy)."""
-        raw, transaction = await self._begin()
+        return self._connection(write=True)
+
+    @asynccontextmanager
+    async def _connection(self, *, write: bool) -> AsyncIterator[PostgresConnection]:
+        raw, transaction = await self._begin(write=write)
         try:
             try:
                 yield PostgresConnection(raw)
@@ -202,9 +210,9 @@ class PostgresStorage(Storage):
         finally:
             await to_the_end(self._pool.release(raw))
 
-    async def _begin(self) -> tuple[asyncpg.Connection, Any]:
-        """A connection in a transaction that holds the write lock. While the database cannot be reached,
-        wait for it with backoff: nothing has been done yet, so nothing is lost by waiting."""
+    async def _begin(self, *, write: bool) -> tuple[asyncpg.Connection, Any]:
+        """A connection in a transaction: one that holds the write lock, or a read-only one. While the database
+        cannot be reached, wait for it with backoff: nothing has been done yet, so nothing is lost by waiting."""
         delay = 0.0  # a session the server ended is replaced at once; a server that is down is waited for
         while True:
             try:
@@ -213,9 +221,10 @@ class PostgresStorage(Storage):
                 delay = await self._wait_for_the_database(exc, delay)
                 continue
             try:
-                transaction = raw.transaction()
+                transaction = raw.transaction(readonly=not write)
                 await transaction.start()
-                await raw.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
+                if write:
+                    await raw.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
             except (*_LOST, asyncpg.InternalClientError) as exc:
                 # The session ended under us (the server restarted, or ended it): this connection is done for.
                 raw.terminate()
