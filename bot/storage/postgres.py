@@ -3,7 +3,8 @@
 - Each process has a small pool of connections. A transaction takes one and first takes the deployment's
   write lock (an advisory lock held until it commits), so the transactions of every process are serialised
   exactly as SQLite's ``BEGIN IMMEDIATE`` serialises them: a budget check and its reservation, a claim and
-  its leases, are one step for the whole deployment.
+  its leases, are one step for the whole deployment. A read-only transaction (`reading()`) takes no lock:
+  it sees what was committed, and never queues behind another process's writes.
 - The tables write SQLite's dialect (`bot.storage.connection`); `translate` turns it into PostgreSQL's.
   Migrations are the same numbered list with their DDL translated (`postgres_ddl`); the level is kept in
   `imagine_schema`, and they are applied under the same lock, so processes started together take turns.
