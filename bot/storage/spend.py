@@ -41,7 +41,10 @@ class DayTotalsByScope:
     overall: DayTotals
 
 
+# The rows of daily_totals for one member's day, one server's day, and everyone's (UTC) day.
 _MEMBER_DAY = "scope = 'member' AND guild_id = ? AND member_id = ? AND day = ?"
+_GUILD_DAY = "scope = 'guild' AND guild_id = ? AND member_id = 0 AND day = ?"
+_GLOBAL_DAY = "scope = 'global' AND guild_id = 0 AND member_id = 0 AND day = ?"
 
 
 class SpendTable:
@@ -53,9 +56,7 @@ class SpendTable:
         rows = await fetch_all(
             self._conn,
             "SELECT scope, reserved, charged, images FROM daily_totals "
-            "WHERE (scope = 'member' AND guild_id = ? AND member_id = ? AND day = ?) "
-            "OR (scope = 'guild' AND guild_id = ? AND member_id = 0 AND day = ?) "
-            "OR (scope = 'global' AND guild_id = 0 AND member_id = 0 AND day = ?)",
+            f"WHERE ({_MEMBER_DAY}) OR ({_GUILD_DAY}) OR ({_GLOBAL_DAY})",
             (guild_id, member_id, day, guild_id, day, utc_day),
         )
         found = {row["scope"]: DayTotals(Money(row["reserved"]), Money(row["charged"]), row["images"]) for row in rows}
@@ -69,7 +70,17 @@ class SpendTable:
         self, *, guild_id: int, member_id: int, day: str, utc_day: str, unit_price: Money, images: int, now: datetime
     ) -> Reservation:
         """Set the cost aside, whatever the budgets say (the ledger's `reserve` checks them)."""
-        reservation = await self._insert(guild_id, member_id, day, utc_day, unit_price, images, now, [], [])
+        unlimited = DayLimits(None, None, None)
+        reservation = await self.reserve_within(
+            unlimited,
+            guild_id=guild_id,
+            member_id=member_id,
+            day=day,
+            utc_day=utc_day,
+            unit_price=unit_price,
+            images=images,
+            now=now,
+        )
         assert reservation is not None
         return reservation
 
@@ -90,8 +101,8 @@ class SpendTable:
         cost = (unit_price * images).micros
         scopes = (
             (limits.member, _MEMBER_DAY, (guild_id, member_id, day)),
-            (limits.guild, "scope = 'guild' AND guild_id = ? AND member_id = 0 AND day = ?", (guild_id, day)),
-            (limits.overall, "scope = 'global' AND guild_id = 0 AND member_id = 0 AND day = ?", (utc_day,)),
+            (limits.guild, _GUILD_DAY, (guild_id, day)),
+            (limits.overall, _GLOBAL_DAY, (utc_day,)),
         )
         checks: list[str] = []
         params: list[object] = []
@@ -99,27 +110,12 @@ class SpendTable:
             if limit is not None:
                 checks.append(f"COALESCE((SELECT reserved + charged FROM daily_totals WHERE {where}), 0) + ? <= ?")
                 params += [*keys, cost, limit.micros]
-        return await self._insert(guild_id, member_id, day, utc_day, unit_price, images, now, checks, params)
-
-    async def _insert(
-        self,
-        guild_id: int,
-        member_id: int,
-        day: str,
-        utc_day: str,
-        unit_price: Money,
-        images: int,
-        now: datetime,
-        checks: list[str],
-        params: list[object],
-    ) -> Reservation | None:
-        where = f"WHERE {' AND '.join(checks)} " if checks else ""
         row = await fetch_one(
             self._conn,
             "INSERT INTO reservations (guild_id, member_id, day, utc_day, unit_price, images, state, created_at) "
             # Typed, as a SELECT's own columns are not typed by the INSERT's (PostgreSQL would read text).
             f"SELECT CAST(? AS BIGINT), CAST(? AS BIGINT), ?, ?, CAST(? AS BIGINT), CAST(? AS BIGINT), 'reserved', ? "
-            f"{where}RETURNING {_RESERVATION_COLUMNS}",
+            f"{'WHERE ' + ' AND '.join(checks) + ' ' if checks else ''}RETURNING {_RESERVATION_COLUMNS}",
             (guild_id, member_id, day, utc_day, unit_price.micros, images, to_db(now), *params),
         )
         return None if row is None else _reservation(row)
