@@ -244,6 +244,30 @@ def test_a_render_timed_long_by_polls_in_step_with_the_queue_is_corrected_by_the
     assert model.render is not None and model.render < 1.4  # from 1.52, and the probes are not asked again
 
 
+def test_a_late_run_of_loosely_timed_renders_does_not_push_out_the_tight_ones() -> None:
+    """Seen in the benchmark's last seconds: the jobs still waiting are seen at place 1 and then done a poll and
+    a half later, so thirty loose "at most 1.5 s" bounds in a row pushed every tight one out of the window and
+    the estimate jumped from 1.0 s to 1.5 s, planning the last batches' polls half a second late."""
+    model = QueueModel(MIN, MAX)
+    model.submitted(100, now=-30.0)
+    model.queued(100, 200, now=-30.0)
+    model.queued(100, 40, now=-10.0)  # 8 places a second
+    render = 1.0
+    for job in range(1, 31):  # closely watched: waiting just before the start, done just after the end
+        start = float(job)
+        model.submitted(job, now=start - 5.0)
+        model.queued(job, 1, now=start - 0.01)
+        model.rendering(job, now=start + 0.49)
+        model.done(job, now=start + render + 0.01)
+    assert model.render == pytest.approx(render, abs=0.05)
+    for job in range(31, 61):  # seen waiting, then done a poll and a half later
+        start = float(job)
+        model.submitted(job, now=start - 5.0)
+        model.queued(job, 1, now=start - 0.49)
+        model.done(job, now=start + render + 0.01)
+    assert model.render == pytest.approx(render, abs=0.05)
+
+
 def test_a_job_found_rendering_when_taken_over_is_asked_about_at_once() -> None:
     """Seen in the scale-out crash test too: a job taken over while Pixazo rendered it has no start the model
     saw, and was taken to start "now" at every look."""

@@ -49,7 +49,8 @@ from dataclasses import dataclass
 _SPEED_WINDOW = 15.0  # seconds: the queue's speed is what the polls saw it move over about this long
 _SPEED_EVIDENCE = 1.0  # seconds of watching, summed over jobs, before a speed is believed
 _SPEED_EXTENT = 3.0  # seconds from the first sighting it comes from before a probe trusts the speed to wait
-_RENDER_SAMPLES = 30  # the render estimate comes from this many recent closely watched renders
+_RENDER_SAMPLES = 60  # the render estimate comes from this many recent closely watched renders (fewer: a run of
+# loosely bracketed ones late in a burst of jobs pushes out the tight ones, and the estimate jumps long)
 _AGREEMENT = 0.1  # the ranges of all but this share of them agree on the lower and upper bounds
 _EARLY = 0.2  # of the render time (at most half a poll): a planned poll comes this much before the expected
 # end (the estimate errs long, see `render`; a poll that finds it rendering costs a call, a late one the member's time)
