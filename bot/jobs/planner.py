@@ -22,18 +22,7 @@ queue further on than thought, and the speed is corrected by it. And a plan made
 long in advance is looked at again (for free, no call) at half its wait, so a job placed by an early,
 rougher model is asked when the newer one says, not when the old one did.
 
-A render is timed only where the polls bracket it closely: a job seen queued and then rendering, and
-rendering and then done, each within a couple of minimum intervals. Each such job says the render took at
-least (last seen rendering - first seen rendering) and at most (seen done - last seen not started); the
-estimate is the least "at most" that nearly all of them agree with (the "at least" is rarely close, as a
-render is seldom seen more than once). Middles of brackets would not do: a job that started the moment it
-was sent is first seen rendering half a poll later, every such sample would be short by that much, and a
-poll planned from a short estimate finds the job still rendering and costs another call. A job found done
-at a planned poll says only that it was done by then, so it is not a sample: averaging such times would
-add the bot's own lateness and make the estimate creep upwards. But a job last seen waiting and found done
-within about a render of that says the render took at most that long, and these upper bounds, which
-watchers make plenty of, pull down an estimate that polls in step with a lockstep queue timed long. A job
-closely bracketed at its start is taken to have started as early as it can have, for the same reason.
+How long a render takes is `RenderTimes`' part (bot/jobs/renders.py).
 
 While the speed is known but not yet trusted (seen over less than a few seconds), a probe far from the front
 samples the queue at the spread untaught gaps rather than the minimum: asking it every few hundred
@@ -46,12 +35,11 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
+from bot.jobs.renders import RenderTimes
+
 _SPEED_WINDOW = 15.0  # seconds: the queue's speed is what the polls saw it move over about this long
 _SPEED_EVIDENCE = 1.0  # seconds of watching, summed over jobs, before a speed is believed
 _SPEED_EXTENT = 3.0  # seconds from the first sighting it comes from before a probe trusts the speed to wait
-_RENDER_SAMPLES = 60  # the render estimate comes from this many recent closely watched renders (fewer: a run of
-# loosely bracketed ones late in a burst of jobs pushes out the tight ones, and the estimate jumps long)
-_AGREEMENT = 0.1  # the ranges of all but this share of them agree on the lower and upper bounds
 _EARLY = 0.2  # of the render time (at most half a poll): a planned poll comes this much before the expected
 # end (the estimate errs long, see `render`; a poll that finds it rendering costs a call, a late one the member's time)
 _MARGIN = 0.05  # seconds added to every planned moment: a poll a hair late beats one a hair early
@@ -84,10 +72,8 @@ class QueueModel:
         self._own: dict[int, _Sighting] = {}  # each job's last place, as its own poll saw it
         self._anchor: _Sighting | None = None  # the latest place any job was seen at
         self._started: dict[int, float] = {}  # when each job seen rendering started, as well as can be told
-        self._timed: dict[int, tuple[float, float]] = {}  # jobs whose start is closely bracketed: the bracket
-        self._seen_rendering: dict[int, float] = {}  # when each job was last seen rendering
         self._moves: deque[tuple[float, int, float]] = deque()  # (when, places moved, over how long)
-        self._renders: deque[tuple[float, float]] = deque(maxlen=_RENDER_SAMPLES)  # shortest, longest possible
+        self._renders = RenderTimes(poll_min)
         self._spacings: deque[float] = deque(maxlen=_SPACING_SAMPLES)  # places apart per job sent between
         self.spacing = 1.0  # places between two of this process's jobs sent one after the other
         self._probes: set[int] = set()
@@ -96,16 +82,7 @@ class QueueModel:
     @property
     def render(self) -> float | None:
         """Seconds from a job's start to its images, from the recent, closely bracketed renders."""
-        if not self._renders:
-            return None
-        shortest = sorted(low for low, _ in self._renders)
-        longest = sorted(high for _, high in self._renders)
-        index = round(_AGREEMENT * (len(self._renders) - 1))
-        low, high = shortest[-1 - index], longest[index]  # at least, at most, by all but a few of them
-        if low > high:  # renders vary more than the brackets: the middle of the middles
-            middles = sorted((low + high) / 2 for low, high in self._renders)
-            return middles[len(middles) // 2]
-        return high
+        return self._renders.estimate
 
     # --- what happened --------------------------------------------------------------------------
 
@@ -166,26 +143,18 @@ class QueueModel:
     def rendering(self, job_id: int, now: float) -> None:
         if job_id not in self._started and (started := self._start_estimate(job_id, now)) is not None:
             self._started[job_id] = started
-        self._seen_rendering[job_id] = now
+        self._renders.seen_rendering(job_id, now)
 
     def done(self, job_id: int, now: float) -> None:
-        bracket, last_rendering = self._timed.get(job_id), self._seen_rendering.get(job_id)
-        if bracket is not None and last_rendering is not None and now - last_rendering <= 2 * self.poll_min:
-            not_started, first_rendering = bracket
-            self._renders.append((last_rendering - first_rendering, now - not_started))
-        elif (
-            (own := self._own.get(job_id)) is not None
-            and (render := self.render) is not None
-            and now - own.at <= render + 2 * self.poll_min
-        ):
-            self._renders.append((0.0, now - own.at))  # seen waiting, then done: the render took at most that
+        own = self._own.get(job_id)
+        self._renders.done(job_id, now, last_waiting=None if own is None else own.at)
         self.forget(job_id)
 
     def forget(self, job_id: int) -> None:
-        for table in (self._sequence, self._sent, self._own, self._started, self._seen_rendering, self._asked):
+        for table in (self._sequence, self._sent, self._own, self._started, self._asked):
             table.pop(job_id, None)
         self._probes.discard(job_id)
-        self._timed.pop(job_id, None)
+        self._renders.forget(job_id)
 
     # --- what to expect -------------------------------------------------------------------------
 
@@ -333,7 +302,7 @@ class QueueModel:
         if earliest is None:
             return None
         if now - earliest <= 2 * self.poll_min:
-            self._timed[job_id] = (earliest, now)
+            self._renders.started_between(job_id, earliest, now)
             return earliest  # closely bracketed: the earliest it can have started, as the render errs long
         position = self._position(job_id, now)
         if position is None or not self.speed:
