@@ -141,8 +141,10 @@ class QueueModel:
             self._anchor = sighting
 
     def rendering(self, job_id: int, now: float) -> None:
-        if job_id not in self._started and (started := self._start_estimate(job_id, now)) is not None:
-            self._started[job_id] = started
+        if job_id not in self._started:
+            self._learn_from_overtaking(job_id, now)
+            if (started := self._start_estimate(job_id, now)) is not None:
+                self._started[job_id] = started
         self._renders.seen_rendering(job_id, now)
 
     def done(self, job_id: int, now: float) -> None:
@@ -290,6 +292,19 @@ class QueueModel:
         apart = position + (self.speed or 0.0) * (now - anchor.at) - anchor.position  # as at the anchor's moment
         self._spacings.append(apart / (sequence - anchor.sequence))
         self.spacing = max(1.0, sorted(self._spacings)[len(self._spacings) // 2])  # nothing of ours is between
+
+    def _learn_from_overtaking(self, job_id: int, now: float) -> None:
+        """A job found rendering where the model still had it waiting says the queue moves faster than thought.
+
+        It moved at least from its place then to the front, so that is a speed sample that errs slow, never
+        fast. Without it a model that is too slow could not mend: it plans every poll late, a late poll finds
+        the job rendering or done, and neither is a sighting of the queue to learn its speed from.
+        """
+        if (last := self._reference(job_id)) is None:
+            return
+        seen, place = last
+        if now > seen.at and place - (self.speed or 0.0) * (now - seen.at) > 0:
+            self._learn_speed(place, now - seen.at, now)
 
     def _start_estimate(self, job_id: int, now: float) -> float | None:
         """When a job just seen rendering started: after it was last seen queued (or sent), as its place says.
