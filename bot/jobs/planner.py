@@ -148,6 +148,8 @@ class QueueModel:
         self._renders.seen_rendering(job_id, now)
 
     def done(self, job_id: int, now: float) -> None:
+        if job_id not in self._started:
+            self._learn_from_overtaking(job_id, now)
         own = self._own.get(job_id)
         self._renders.done(job_id, now, last_waiting=None if own is None else own.at)
         self.forget(job_id)
@@ -294,7 +296,8 @@ class QueueModel:
         self.spacing = max(1.0, sorted(self._spacings)[len(self._spacings) // 2])  # nothing of ours is between
 
     def _learn_from_overtaking(self, job_id: int, now: float) -> None:
-        """A job found rendering where the model still had it waiting says the queue moves faster than thought.
+        """A job found rendering or done where the model still had it waiting says the queue moves faster than
+        thought.
 
         It moved at least from its place then to the front, so that is a speed sample that errs slow, never
         fast. Without it a model that is too slow could not mend: it plans every poll late, a late poll finds
