@@ -115,7 +115,7 @@ async def execute_raw(database_url: str, sql: str, params: tuple[object, ...] = 
         return
     import asyncpg
 
-    from bot.storage.postgres import translate
+    from bot.storage.pg_dialect import translate
 
     conn = await asyncpg.connect(database_url)
     try:
