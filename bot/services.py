@@ -15,6 +15,7 @@ import aiohttp
 
 from bot.clock import Clock, utc_now
 from bot.config import Config
+from bot.history import History
 from bot.jobs import JobRunner, JobSink, RunnerSettings
 from bot.jobs.wakes import Wakes
 from bot.ledger import BudgetDefaults, Ledger
@@ -34,6 +35,7 @@ class Services:
     ledger: Ledger
     servers: Servers
     moderation: Moderation
+    history: History
     pixazo: PixazoClient
     metrics: Metrics
     runner_settings: RunnerSettings
@@ -94,6 +96,7 @@ def wire(
         ledger=Ledger(storage, defaults, clock),
         servers=Servers(storage, clock),
         moderation=Moderation(storage, clock, auto_block_after=config.auto_block_after),
+        history=History(storage),
         pixazo=pixazo,
         metrics=metrics,
         runner_settings=RunnerSettings.from_config(config),
