@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from bot.appeals import Appeals
 from bot.clock import Clock, utc_now
 from bot.config import Config
 from bot.history import History
@@ -35,6 +36,7 @@ class Services:
     ledger: Ledger
     servers: Servers
     moderation: Moderation
+    appeals: Appeals
     history: History
     pixazo: PixazoClient
     metrics: Metrics
@@ -96,6 +98,7 @@ def wire(
         ledger=Ledger(storage, defaults, clock),
         servers=Servers(storage, clock),
         moderation=Moderation(storage, clock, auto_block_after=config.auto_block_after),
+        appeals=Appeals(storage, clock),
         history=History(storage),
         pixazo=pixazo,
         metrics=metrics,
