@@ -56,6 +56,13 @@ class Resumable(Protocol):
     async def resume_work(self) -> None: ...
 
 
+@runtime_checkable
+class OffersOnRefusal(Protocol):
+    """A cog that puts a button under some refusals (a blocked member's Ask for a review)."""
+
+    def refusal_view(self, error: BotError) -> discord.ui.View | None: ...
+
+
 class ImagineBot(commands.AutoShardedBot):
     def __init__(
         self,
@@ -91,6 +98,8 @@ class ImagineBot(commands.AutoShardedBot):
         self.servers = services.servers
         self.pixazo = services.pixazo
         self.moderation = services.moderation
+        self.appeals = services.appeals
+        self.history = services.history
         self.serve = serve  # False for `python -m bot sync`: load the commands, start no work
         self._login_deadline: asyncio.Timeout | None = None
         self._identify_buckets = 1
@@ -145,6 +154,13 @@ class ImagineBot(commands.AutoShardedBot):
             self.shard_count,
             self.invite_url(),
         )
+
+    def refusal_view(self, error: BotError) -> discord.ui.View | None:
+        """The buttons a cog puts under this refusal, if any."""
+        for cog in self.cogs.values():
+            if isinstance(cog, OffersOnRefusal) and (view := cog.refusal_view(error)) is not None:
+                return view
+        return None
 
     def invite_url(self) -> str:
         """The link that adds the bot to a server with the permissions it uses, and its slash commands."""
@@ -268,7 +284,13 @@ async def explain(interaction: discord.Interaction[Any], error: Exception) -> No
     else:
         log.error("unexpected error in %s", _what(interaction), exc_info=original)
         text = "Something went wrong on our side; it has been logged."
-    await reply_privately(interaction, text)
+    client = interaction.client
+    view = client.refusal_view(original) if isinstance(original, BotError) and isinstance(client, ImagineBot) else None
+    if view is None:
+        await reply_privately(interaction, text)
+    else:
+        await reply_privately(interaction, text, view=view)
+        view.stop()
     answered = interaction.extras.pop(ON_ANSWERED, None)
     if answered is not None:
         await answered()

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.models import Block, SafetyReport
+    from bot.models import Appeal, Block, SafetyReport
     from bot.money import Money  # only for types: money imports this module, never the other way round
 
 
@@ -93,11 +93,26 @@ class BudgetExceededError(BotError):
 
 
 class MemberBlockedError(BotError):
-    def __init__(self, until: datetime | None, reason: str | None = None) -> None:
-        self.until = until
-        self.reason = reason
-        when = f"until {discord_time(until, 'f')}" if until else "permanently"
-        super().__init__(f"You are blocked from generating images in this server {when}.")
+    """The member is blocked. Until they appeal the block (`appeal` None) the refusal offers them to."""
+
+    def __init__(self, block: Block, appeal: Appeal | None = None) -> None:
+        self.block = block
+        self.until = block.until
+        self.reason = block.reason
+        self.appeal = appeal
+        when = f"until {discord_time(block.until, 'f')}" if block.until else "permanently"
+        text = f"You are blocked from generating images in this server {when}."
+        if appeal is None:
+            text += " You can ask the moderators for a review."
+        elif appeal.decided_at is None:
+            text += f" You asked for a review {discord_time(appeal.created_at)}; it is waiting for the moderators."
+        else:
+            text += f" A moderator reviewed it {discord_time(appeal.decided_at)} and kept the block."
+        super().__init__(text)
+
+    @property
+    def appealable(self) -> bool:
+        return self.appeal is None
 
 
 class ServerPausedError(BotError):

@@ -15,8 +15,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.clock import Clock
-from bot.errors import BudgetExceededError
-from bot.models import GuildUsage, Job, Reservation, ReservationState, SpendReport, Usage
+from bot.errors import BotError, BudgetExceededError
+from bot.models import Forgotten, GuildUsage, Job, Reservation, ReservationState, SpendReport, Usage
 from bot.money import Money
 from bot.storage import Storage, Tx
 from bot.storage.guilds import BudgetContext
@@ -151,12 +151,17 @@ class Ledger:
             names = await tx.guilds.member_names(guild_id, sorted({row.member_id for row in rows}))
         return SpendReport(guild_id, first.isoformat(), last.isoformat(), tuple(rows), names)
 
-    async def forget_member(self, guild_id: int, member_id: int) -> int:
-        """Delete a member's finished jobs and the prompts of their reports; money totals stay as they are."""
+    async def forget_member(self, guild_id: int, member_id: int) -> Forgotten:
+        """Erase a member's prompts and name in a server, or raise why not now; every money total stays as it is.
+
+        Refused while a job of theirs is unfinished: it still needs its prompt, and would keep it afterwards.
+        """
         async with self._storage.transaction() as tx:
-            deleted = await tx.jobs.forget_member(guild_id, member_id)
-        log.info("forgot %d jobs of member %s in server %s", deleted, member_id, guild_id)
-        return deleted
+            if await tx.jobs.unfinished_for_member(guild_id, member_id):
+                raise BotError("You have images on their way; use /forget again once they have arrived.")
+            forgotten = await tx.jobs.forget_member(guild_id, member_id, self._clock())
+        log.info("forgot the prompts of %d jobs of member %s in server %s", forgotten.jobs, member_id, guild_id)
+        return forgotten
 
     # --- inside the transaction -----------------------------------------------------------------
 

@@ -71,6 +71,9 @@ class Reservation:
         return self.unit_price * self.images
 
 
+FORGOTTEN_PROMPT = ""  # what a job's prompt becomes when its member asks to be forgotten
+
+
 @dataclass(frozen=True, slots=True)
 class JobRequest:
     """What a member asked for: the prompt and options of one `/imagine` (or a reroll)."""
@@ -87,6 +90,11 @@ class JobRequest:
     parent_id: int | None = None  # the job this one rerolls
     role_ids: tuple[int, ...] = ()  # the member's roles when they asked: their budget depends on them
     member_name: str | None = None  # how the member was shown when they asked, for spend reports
+
+    @property
+    def forgotten(self) -> bool:
+        """Its member asked to be forgotten: the prompt was erased (a real prompt is never empty)."""
+        return self.prompt == FORGOTTEN_PROMPT
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +231,39 @@ class SafetyReport:
     decided_at: datetime | None = None
     card_channel_id: int | None = None
     card_message_id: int | None = None
+
+
+class AppealState(StrEnum):
+    OPEN = "open"
+    LIFTED = "lifted"
+    KEPT = "kept"
+
+
+@dataclass(frozen=True, slots=True)
+class Appeal:
+    """A blocked member's request for a review of their block: one per block."""
+
+    block_id: int
+    guild_id: int
+    member_id: int
+    state: AppealState
+    created_at: datetime
+    moderator_id: int | None = None
+    decided_at: datetime | None = None
+    card_channel_id: int | None = None
+    card_message_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Forgotten:
+    """What `/forget` erased and what it kept, counted."""
+
+    jobs: int  # jobs whose prompt was erased (their cost stays)
+    reports: int  # decided reports whose prompt was erased
+    names: int  # name rows erased (for spend reports)
+    open_reports: int  # reports still open: they keep their prompt until a moderator decides
+    spend_rows: int  # ledger rows kept, without prompts: today's budgets and the totals need them
+    blocks: int  # blocks kept
 
 
 @dataclass(frozen=True, slots=True)

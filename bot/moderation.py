@@ -117,7 +117,7 @@ class Moderation:
                 channel_id=job.request.channel_id,
                 member_id=job.member_id,
                 job_id=job.id,
-                prompt=job.request.prompt,
+                prompt=None if job.request.forgotten else job.request.prompt,
                 reason="reported by a member",
                 source=ReportSource.MEMBER,
                 reporter_id=reporter_id,

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from bot.appeals import Appeals
 from bot.clock import Clock, utc_now
 from bot.config import Config
+from bot.history import History
 from bot.jobs import JobRunner, JobSink, RunnerSettings
 from bot.jobs.wakes import Wakes
 from bot.ledger import BudgetDefaults, Ledger
@@ -34,6 +36,8 @@ class Services:
     ledger: Ledger
     servers: Servers
     moderation: Moderation
+    appeals: Appeals
+    history: History
     pixazo: PixazoClient
     metrics: Metrics
     runner_settings: RunnerSettings
@@ -94,6 +98,8 @@ def wire(
         ledger=Ledger(storage, defaults, clock),
         servers=Servers(storage, clock),
         moderation=Moderation(storage, clock, auto_block_after=config.auto_block_after),
+        appeals=Appeals(storage, clock),
+        history=History(storage),
         pixazo=pixazo,
         metrics=metrics,
         runner_settings=RunnerSettings.from_config(config),

@@ -7,14 +7,25 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.errors import BudgetExceededError, MemberBlockedError, ServerPausedError
+from bot.errors import BotError, BudgetExceededError, MemberBlockedError, ServerPausedError
 from bot.jobs import admit
 from bot.ledger import BudgetDefaults, Ledger
-from bot.models import Delivery, JobOrigin, JobRequest, JobState, OverrideKind, ReportSource, ReservationState
+from bot.models import (
+    Delivery,
+    Forgotten,
+    JobOrigin,
+    JobRequest,
+    JobState,
+    OverrideKind,
+    ReportSource,
+    ReportState,
+    ReservationState,
+)
 from bot.moderation import Moderation
 from bot.money import Money
 from bot.storage import Storage, open_sqlite, open_storage
@@ -318,7 +329,9 @@ async def test_the_report_lists_each_member_per_day_oldest_first(ledger: Ledger,
     assert report.by_member() == [(ALICE, Money(48_000), 6), (BOB, Money(32_000), 4)]
 
 
-async def test_forgetting_a_member_keeps_the_money_right(ledger: Ledger, storage: Storage, clock: Clock) -> None:
+async def test_forgetting_a_member_erases_prompts_and_name_and_keeps_the_money_right(
+    ledger: Ledger, storage: Storage, clock: Clock
+) -> None:
     reservation = await ledger.reserve(guild_id=GUILD, member_id=ALICE, role_ids=[], images=2)
     async with storage.transaction() as tx:
         job = await tx.jobs.insert(
@@ -327,27 +340,53 @@ async def test_forgetting_a_member_keeps_the_money_right(ledger: Ledger, storage
             delivery=Delivery(),
             now=clock(),
         )
-        await tx.moderation.add_report(
-            guild_id=GUILD,
-            channel_id=5,
-            member_id=ALICE,
-            job_id=job.id,
-            prompt="a secret prompt",
-            reason="safety",
-            source=ReportSource.SAFETY,
-            reporter_id=None,
-            now=clock(),
+        report: dict[str, Any] = dict(
+            guild_id=GUILD, channel_id=5, member_id=ALICE, job_id=job.id, reason="safety", reporter_id=None
         )
+        decided = await tx.moderation.add_report(
+            **report, prompt="a secret prompt", source=ReportSource.SAFETY, now=clock()
+        )
+        await tx.moderation.decide_report(
+            decided.id, state=ReportState.DISMISSED, moderator_id=9, decision="dismiss", now=clock()
+        )
+        still_open = await tx.moderation.add_report(
+            **report, prompt="another secret", source=ReportSource.MEMBER, now=clock()
+        )
+        await tx.guilds.remember_name(GUILD, ALICE, "Alice", clock())
+        await tx.moderation.add_block(GUILD, ALICE, until=None, reason="spam", moderator_id=9, now=clock())
+    with pytest.raises(BotError, match="images on their way"):
+        await ledger.forget_member(GUILD, ALICE)
+    async with storage.transaction() as tx:
         await tx.jobs.update(job.id, clock(), state=JobState.DELIVERED)
     await ledger.commit(reservation.id)
-    before = await ledger.usage(GUILD, ALICE)
-    assert await ledger.forget_member(GUILD, ALICE) == 1
+    before = (await ledger.usage(GUILD, ALICE), await ledger.report(GUILD))
+    clock.now += timedelta(seconds=1)
+
+    forgotten = await ledger.forget_member(GUILD, ALICE)
+
+    assert forgotten == Forgotten(jobs=1, reports=1, names=1, open_reports=1, spend_rows=1, blocks=1)
     async with storage.transaction() as tx:
-        assert await tx.jobs.get(job.id) is None
-        (report,) = await tx.moderation.reports(GUILD)
-        assert report.prompt is None and report.job_id is None
-    assert await ledger.usage(GUILD, ALICE) == before
-    assert (await ledger.report(GUILD)).total_spent == Money(16_000)
+        kept = await tx.jobs.get(job.id)
+        assert kept is not None and kept.request.forgotten and kept.cost == Money(16_000)
+        assert (await tx.moderation.report(decided.id)).prompt is None  # type: ignore[union-attr]
+        assert (await tx.moderation.report(still_open.id)).prompt == "another secret"  # type: ignore[union-attr]
+        assert await tx.guilds.member_names(GUILD, [ALICE]) == {}
+        assert await tx.moderation.active_block(GUILD, ALICE, clock()) is not None
+    usage, spend = await ledger.usage(GUILD, ALICE), await ledger.report(GUILD)
+    assert (usage, spend.rows, spend.total_spent) == (before[0], before[1].rows, Money(16_000))
+
+    # The open report loses its prompt once a moderator decides; a report made after /forget keeps its own.
+    clock.now += timedelta(seconds=1)
+    async with storage.transaction() as tx:
+        later = await tx.moderation.add_report(**report, prompt="a new prompt", source=ReportSource.SAFETY, now=clock())
+        erased = await tx.moderation.decide_report(
+            still_open.id, state=ReportState.DISMISSED, moderator_id=9, decision="dismiss", now=clock()
+        )
+        assert erased is not None and erased.prompt is None
+        kept_report = await tx.moderation.decide_report(
+            later.id, state=ReportState.DISMISSED, moderator_id=9, decision="dismiss", now=clock()
+        )
+        assert kept_report is not None and kept_report.prompt == "a new prompt"
 
 
 RACE_SCRIPT = """

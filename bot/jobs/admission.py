@@ -49,7 +49,7 @@ async def admit(
             raise ChannelNotAllowedError()
         block = await tx.moderation.active_block(request.guild_id, request.member_id, now)
         if block is not None:
-            raise MemberBlockedError(block.until, block.reason)
+            raise MemberBlockedError(block, await tx.appeals.get(block.id))
         if (await tx.guilds.settings(request.guild_id)).paused:
             raise ServerPausedError()
         term = find_blocked_term(request.prompt, await tx.guilds.blocked_terms(request.guild_id))

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Generic, TypeVar
 
+from bot.storage.appeals import AppealsTable
 from bot.storage.connection import NOW_MS, Connection
 from bot.storage.convert import fetch_one
 from bot.storage.guilds import GuildsTable
@@ -28,6 +29,7 @@ class Tx:
         self.guilds = GuildsTable(conn)
         self.jobs = JobsTable(conn, lease)
         self.moderation = ModerationTable(conn)
+        self.appeals = AppealsTable(conn)
         self._conn = conn
         self._prove_gone = prove_gone
 

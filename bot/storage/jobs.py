@@ -16,7 +16,19 @@ from datetime import datetime
 from typing import Any
 
 from bot.errors import LeaseLostError
-from bot.models import Delivery, FailureKind, Job, JobOrigin, JobRequest, JobState, PendingInteraction, Reservation
+from bot.models import (
+    FORGOTTEN_PROMPT,
+    Delivery,
+    FailureKind,
+    Forgotten,
+    Job,
+    JobOrigin,
+    JobRequest,
+    JobState,
+    PendingInteraction,
+    Reservation,
+    ReservationState,
+)
 from bot.money import Money
 from bot.storage.connection import IN_JSON_LIST, NOW_MS, Connection
 from bot.storage.convert import fetch_all, fetch_one, from_db, from_db_required, to_db
@@ -297,18 +309,60 @@ class JobsTable:
         )
         return [_job(row) for row in await fetch_all(self._conn, sql, (*_FINAL, origin.value))]
 
-    async def forget_member(self, guild_id: int, member_id: int) -> int:
-        """Delete a member's jobs and the prompts of their reports. The ledger rows stay, without prompts."""
+    async def forget_member(self, guild_id: int, member_id: int, now: datetime) -> Forgotten:
+        """Erase a member's prompts from their finished jobs and decided reports, and their name; keep the money.
+
+        Jobs stay, with an empty prompt (`JobRequest.forgotten`): their cost is part of the member's day and of the
+        server's totals, whose ledger rows never held a prompt. Open reports keep theirs until a moderator decides
+        (`ModerationTable.decide_report` erases it then). Blocks stay.
+        """
+        member = (guild_id, member_id)
+        jobs = await self._conn.execute(
+            f"UPDATE jobs SET prompt = ? WHERE guild_id = ? AND member_id = ? AND prompt <> ? "
+            f"AND state IN ({_marks(_FINAL)})",
+            (FORGOTTEN_PROMPT, *member, FORGOTTEN_PROMPT, *_FINAL),
+        )
+        reports = await self._conn.execute(
+            "UPDATE safety_reports SET prompt = NULL WHERE guild_id = ? AND member_id = ? AND state <> 'open' "
+            "AND prompt IS NOT NULL",
+            member,
+        )
+        names = await self._conn.execute("DELETE FROM member_names WHERE guild_id = ? AND member_id = ?", member)
         await self._conn.execute(
-            "UPDATE safety_reports SET prompt = NULL WHERE guild_id = ? AND member_id = ?",
-            (guild_id, member_id),
+            "INSERT INTO forgotten_members (guild_id, member_id, forgotten_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (guild_id, member_id) DO UPDATE SET forgotten_at = excluded.forgotten_at",
+            (*member, to_db(now)),
         )
-        await self._conn.execute("DELETE FROM member_names WHERE guild_id = ? AND member_id = ?", (guild_id, member_id))
-        cursor = await self._conn.execute(
-            "DELETE FROM jobs WHERE guild_id = ? AND member_id = ? AND state IN (?, ?, ?)",
-            (guild_id, member_id, *_FINAL),
+        kept = await fetch_one(
+            self._conn,
+            "SELECT (SELECT COUNT(*) FROM safety_reports WHERE guild_id = ? AND member_id = ? AND state = 'open' "
+            "AND prompt IS NOT NULL) AS open_reports, "
+            "(SELECT COUNT(*) FROM reservations WHERE guild_id = ? AND member_id = ?) AS spend_rows, "
+            "(SELECT COUNT(*) FROM blocks WHERE guild_id = ? AND member_id = ?) AS blocks",
+            (*member, *member, *member),
         )
-        return cursor.rowcount
+        assert kept is not None
+        return Forgotten(
+            jobs=jobs.rowcount,
+            reports=reports.rowcount,
+            names=names.rowcount,
+            open_reports=int(kept["open_reports"]),
+            spend_rows=int(kept["spend_rows"]),
+            blocks=int(kept["blocks"]),
+        )
+
+    async def recent_for_member(self, guild_id: int, member_id: int, limit: int) -> list[tuple[Job, Money | None]]:
+        """A member's last `limit` jobs, newest first, each with what it was charged (None while not settled)."""
+        columns = ", ".join(f"jobs.{name}" for name in _JOB_COLUMNS)
+        sql = (
+            f"SELECT {columns}, reservations.state AS money_state, "
+            "reservations.unit_price * reservations.charged_images AS charged FROM jobs "
+            "LEFT JOIN reservations ON reservations.id = jobs.reservation_id "
+            "WHERE jobs.guild_id = ? AND jobs.member_id = ? ORDER BY jobs.id DESC LIMIT ?"
+        )
+        rows = await fetch_all(self._conn, sql, (guild_id, member_id, limit))
+        unsettled = (None, ReservationState.RESERVED.value)
+        return [(_job(row), None if row["money_state"] in unsettled else Money(row["charged"])) for row in rows]
 
     # --- interactions waiting for their job -------------------------------------------------------
 

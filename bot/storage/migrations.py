@@ -208,4 +208,25 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 7: the processes running now, each until its heartbeat is due (milliseconds by the database's clock):
     # they share the deployment's ceiling on the rate of calls to Pixazo.
     ("CREATE TABLE workers (name TEXT PRIMARY KEY, seen_until INTEGER NOT NULL)",),
+    # 8: members' requests for a review of their block (one per block, its card in the moderator channel), and
+    # the members who asked to be forgotten: a report still open then loses its prompt when it is decided.
+    (
+        """CREATE TABLE appeals (
+            block_id         INTEGER PRIMARY KEY REFERENCES blocks (id),
+            guild_id         INTEGER NOT NULL,
+            member_id        INTEGER NOT NULL,
+            state            TEXT NOT NULL CHECK (state IN ('open', 'lifted', 'kept')),
+            moderator_id     INTEGER,
+            decided_at       TEXT,
+            card_channel_id  INTEGER,
+            card_message_id  INTEGER,
+            created_at       TEXT NOT NULL
+        )""",
+        """CREATE TABLE forgotten_members (
+            guild_id      INTEGER NOT NULL,
+            member_id     INTEGER NOT NULL,
+            forgotten_at  TEXT NOT NULL,
+            PRIMARY KEY (guild_id, member_id)
+        )""",
+    ),
 )

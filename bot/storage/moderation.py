@@ -15,6 +15,12 @@ _REPORT_COLUMNS = (
     "moderator_id, decision, decided_at, card_channel_id, card_message_id"
 )
 
+# The report's member asked to be forgotten after it was made.
+_FORGOTTEN_BEFORE = (
+    "EXISTS (SELECT 1 FROM forgotten_members f WHERE f.guild_id = safety_reports.guild_id "
+    "AND f.member_id = safety_reports.member_id AND f.forgotten_at >= safety_reports.created_at)"
+)
+
 
 class ModerationTable:
     def __init__(self, conn: Connection) -> None:
@@ -30,6 +36,10 @@ class ModerationTable:
             "AND (until IS NULL OR until > ?) ORDER BY until IS NULL DESC, until DESC LIMIT 1",
             (guild_id, member_id, to_db(now)),
         )
+        return None if row is None else _block(row)
+
+    async def block(self, block_id: int) -> Block | None:
+        row = await fetch_one(self._conn, f"SELECT {_BLOCK_COLUMNS} FROM blocks WHERE id = ?", (block_id,))
         return None if row is None else _block(row)
 
     async def add_block(
@@ -78,7 +88,7 @@ class ModerationTable:
         channel_id: int,
         member_id: int,
         job_id: int | None,
-        prompt: str,
+        prompt: str | None,
         reason: str,
         source: ReportSource,
         reporter_id: int | None,
@@ -108,10 +118,12 @@ class ModerationTable:
     async def decide_report(
         self, report_id: int, *, state: ReportState, moderator_id: int, decision: str, now: datetime
     ) -> SafetyReport | None:
-        """Record a decision on an open report; None when it was decided already."""
+        """Record a decision on an open report; None when it was decided already. A report made before its member
+        asked to be forgotten kept its prompt only until now."""
         row = await fetch_one(
             self._conn,
-            "UPDATE safety_reports SET state = ?, moderator_id = ?, decision = ?, decided_at = ? "
+            "UPDATE safety_reports SET state = ?, moderator_id = ?, decision = ?, decided_at = ?, "
+            f"prompt = CASE WHEN {_FORGOTTEN_BEFORE} THEN NULL ELSE prompt END "
             f"WHERE id = ? AND state = 'open' RETURNING {_REPORT_COLUMNS}",
             (state.value, moderator_id, decision, to_db(now), report_id),
         )

@@ -1,4 +1,4 @@
-"""The /imagine feature: the slash commands, the result buttons and the progress presenter."""
+"""The /imagine feature: the slash commands, the result, history and forget buttons, and the progress presenter."""
 
 from __future__ import annotations
 
@@ -6,15 +6,17 @@ from typing import TYPE_CHECKING
 
 from cogs.imagine.buttons import DYNAMIC_ITEMS
 from cogs.imagine.cog import Imagine
+from cogs.imagine.forget import DYNAMIC_ITEMS as FORGET_ITEMS
+from cogs.imagine.history import DYNAMIC_ITEMS as HISTORY_ITEMS
 
 if TYPE_CHECKING:
     from bot.bot import ImagineBot
 
 
 async def setup(bot: ImagineBot) -> None:
-    bot.add_dynamic_items(*DYNAMIC_ITEMS)
+    bot.add_dynamic_items(*DYNAMIC_ITEMS, *HISTORY_ITEMS, *FORGET_ITEMS)
     await bot.add_cog(Imagine(bot))
 
 
 async def teardown(bot: ImagineBot) -> None:
-    bot.remove_dynamic_items(*DYNAMIC_ITEMS)
+    bot.remove_dynamic_items(*DYNAMIC_ITEMS, *HISTORY_ITEMS, *FORGET_ITEMS)

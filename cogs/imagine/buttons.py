@@ -87,6 +87,8 @@ class RerollButton(PersistentButton, template=r"imagine:reroll:(?P<job>\d+)(?::(
         parent = await cog.runner.job(self.job_id)
         if parent is None:
             raise BotError("That image is no longer on record, so it cannot be rerolled.")
+        if parent.request.forgotten:
+            raise BotError("That image's prompt was erased at its member's request, so it cannot be rerolled.")
         request = cog.request_for(
             interaction,
             prompt=parent.request.prompt,

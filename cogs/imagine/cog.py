@@ -1,4 +1,4 @@
-"""`/imagine` and `/usage`, and the job runner that serves them."""
+"""`/imagine`, `/usage`, `/history` and `/forget`, and the job runner that serves them."""
 
 from __future__ import annotations
 
@@ -18,9 +18,11 @@ from bot.jobs import JobMessages
 from bot.models import Delivery, Job, JobOrigin, JobRequest, PendingInteraction
 from bot.pixazo import MAX_IMAGES
 from bot.prompts import MAX_PROMPT_CHARS, MAX_SEED, check_options, clean_prompt
-from cogs.checks import budget_roles, is_moderator
+from cogs.checks import budget_roles, guild_of, is_moderator
 from cogs.imagine.buttons import result_view
 from cogs.imagine.embeds import usage_embed
+from cogs.imagine.forget import FORGET_QUESTION, forget_view
+from cogs.imagine.history import history_embed, history_view
 from cogs.imagine.presenter import DiscordPresenter
 
 if TYPE_CHECKING:
@@ -80,6 +82,32 @@ class Imagine(commands.Cog):
             raise NotAllowedError("Only moderators can see someone else's usage.")
         usage = await self.bot.ledger.usage(interaction.guild_id, target.id, budget_roles(target))
         await interaction.followup.send(embed=usage_embed(target, usage), ephemeral=True)
+
+    @app_commands.command(name="history", description="Your last images: when, prompt, size, cost and result")
+    @app_commands.guild_only()
+    @app_commands.describe(member="Someone else's history (moderators only)")
+    async def history(self, interaction: discord.Interaction[ImagineBot], member: discord.Member | None = None) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        guild_id = guild_of(interaction)
+        target = member or interaction.user
+        own = target.id == interaction.user.id
+        if not own and not is_moderator(interaction.permissions):
+            raise NotAllowedError("Only moderators can see someone else's history.")
+        page = await self.bot.history.page(guild_id, target.id, 1, own=own)
+        embed = history_embed(guild_id, page, own=own)
+        view = history_view(guild_id, page)
+        if view is None:
+            await interaction.followup.send(embed=embed, ephemeral=True)
+            return
+        await interaction.followup.send(embed=embed, view=view, ephemeral=True)
+        view.stop()
+
+    @app_commands.command(name="forget", description="Erase your prompts and your name from this server's records")
+    @app_commands.guild_only()
+    async def forget(self, interaction: discord.Interaction[ImagineBot]) -> None:
+        view = forget_view(interaction.user.id)
+        await interaction.response.send_message(FORGET_QUESTION, view=view, ephemeral=True)
+        view.stop()
 
     # --- shared with the buttons ----------------------------------------------------------------
 

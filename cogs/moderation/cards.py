@@ -84,7 +84,11 @@ def card_view(report: SafetyReport, block: Block | None) -> discord.ui.View | No
     return view
 
 
-class ReviewButton(PersistentButton, template=r"review:(?P<decision>[a-z0-9]+):(?P<report>\d+)"):
+# Only the decisions: ``review:appeal:<block>`` is the blocked member's button (cogs/moderation/appeals.py).
+_DECISIONS = "|".join(decision.value for decision in Decision)
+
+
+class ReviewButton(PersistentButton, template=rf"review:(?P<decision>{_DECISIONS}):(?P<report>\d+)"):
     def __init__(self, decision: Decision, report_id: int) -> None:
         label, style = _LABELS[decision]
         super().__init__(discord.ui.Button(label=label, style=style, custom_id=f"review:{decision.value}:{report_id}"))

@@ -10,9 +10,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.bot import reply_privately
-from bot.errors import discord_time
-from bot.models import Block, SafetyReport
+from bot.errors import BotError, MemberBlockedError, discord_time
+from bot.models import Appeal, Block, SafetyReport
 from cogs.checks import guild_of, require_moderator
+from cogs.moderation.appeals import appeal_card_view, appeal_embed, appeal_view
 from cogs.moderation.cards import card_embed, card_view, spoiler
 
 if TYPE_CHECKING:
@@ -61,6 +62,34 @@ class Review(commands.GroupCog, group_name="review", group_description="Review s
                 view.stop()
         await self.moderation.set_card(report.id, channel_id, message.id)
         await self.bot.servers.note_card_problem(report.guild_id, None)
+
+    @commands.Cog.listener()
+    async def on_appeal(self, appeal: Appeal, block: Block) -> None:
+        """Post a card for a blocked member's appeal in the moderator channel, if the server chose one."""
+        channel_id = (await self.bot.servers.settings(appeal.guild_id)).mod_channel_id
+        if channel_id is None:
+            log.info("block %s: appealed, but server %s has no moderator channel", block.id, appeal.guild_id)
+            return
+        reports, _ = await self.moderation.history(appeal.guild_id, appeal.member_id)
+        failures = await self.moderation.recent_failures(appeal.guild_id, appeal.member_id)
+        embed = appeal_embed(appeal, block, reports=reports, failures_this_week=failures)
+        view = appeal_card_view(appeal)
+        channel = self.bot.get_partial_messageable(channel_id, guild_id=appeal.guild_id)
+        try:
+            message = await (channel.send(embed=embed, view=view) if view else channel.send(embed=embed))
+        except discord.HTTPException as exc:
+            log.warning("block %s: no appeal card in the moderator channel (%s)", block.id, exc)
+            return
+        finally:
+            if view is not None:
+                view.stop()
+        await self.bot.appeals.set_card(block.id, channel_id, message.id)
+
+    def refusal_view(self, error: BotError) -> discord.ui.View | None:
+        """A blocked member's refusal offers Ask for a review, until they asked once for that block."""
+        if isinstance(error, MemberBlockedError) and error.appealable:
+            return appeal_view(error.block.id)
+        return None
 
     # --- /review --------------------------------------------------------------------------------
 
