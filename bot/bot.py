@@ -91,6 +91,8 @@ class ImagineBot(commands.AutoShardedBot):
         self.servers = services.servers
         self.pixazo = services.pixazo
         self.moderation = services.moderation
+        self.styles = services.styles
+        self.preferences = services.preferences
         self.serve = serve  # False for `python -m bot sync`: load the commands, start no work
         self._login_deadline: asyncio.Timeout | None = None
         self._identify_buckets = 1

@@ -22,8 +22,10 @@ from bot.metrics import Metrics, build_metrics
 from bot.models import JobOrigin
 from bot.moderation import Moderation
 from bot.pixazo import DEFAULT_RETRY, PixazoClient, RetryPolicy
+from bot.preferences import Preferences
 from bot.servers import Servers
 from bot.storage import Storage, open_storage
+from bot.styles import Styles
 from bot.webhooks import WebhookUrls
 
 
@@ -34,6 +36,8 @@ class Services:
     ledger: Ledger
     servers: Servers
     moderation: Moderation
+    styles: Styles
+    preferences: Preferences
     pixazo: PixazoClient
     metrics: Metrics
     runner_settings: RunnerSettings
@@ -94,6 +98,8 @@ def wire(
         ledger=Ledger(storage, defaults, clock),
         servers=Servers(storage, clock),
         moderation=Moderation(storage, clock, auto_block_after=config.auto_block_after),
+        styles=Styles(storage, clock),
+        preferences=Preferences(storage, clock, config.image_sizes),
         pixazo=pixazo,
         metrics=metrics,
         runner_settings=RunnerSettings.from_config(config),

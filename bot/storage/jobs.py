@@ -56,6 +56,8 @@ _JOB_COLUMNS = (
     "updated_at",
     "sent_at",
     "finished_at",
+    "style",
+    "member_prompt",
 )
 _COLUMNS = ", ".join(_JOB_COLUMNS)
 _UPDATABLE = frozenset(
@@ -127,6 +129,8 @@ class JobsTable:
             "count": request.count,
             "output_format": request.output_format,
             "parent_id": request.parent_id,
+            "style": request.style,
+            "member_prompt": request.member_prompt,
             "state": JobState.RESERVED.value,
             "reservation_id": reservation.id,
             "cost": reservation.amount.micros,
@@ -298,12 +302,14 @@ class JobsTable:
         return [_job(row) for row in await fetch_all(self._conn, sql, (*_FINAL, origin.value))]
 
     async def forget_member(self, guild_id: int, member_id: int) -> int:
-        """Delete a member's jobs and the prompts of their reports. The ledger rows stay, without prompts."""
+        """Delete a member's jobs, their preferences and the prompts of their reports. The ledger rows stay, without
+        prompts."""
         await self._conn.execute(
             "UPDATE safety_reports SET prompt = NULL WHERE guild_id = ? AND member_id = ?",
             (guild_id, member_id),
         )
         await self._conn.execute("DELETE FROM member_names WHERE guild_id = ? AND member_id = ?", (guild_id, member_id))
+        await self._conn.execute("DELETE FROM preferences WHERE guild_id = ? AND member_id = ?", (guild_id, member_id))
         cursor = await self._conn.execute(
             "DELETE FROM jobs WHERE guild_id = ? AND member_id = ? AND state IN (?, ?, ?)",
             (guild_id, member_id, *_FINAL),
@@ -383,6 +389,8 @@ def _job(row: Any) -> Job:
         output_format=row["output_format"],
         parent_id=row["parent_id"],
         role_ids=tuple(int(role) for role in row["role_ids"].split(",") if role),
+        style=row["style"],
+        member_prompt=row["member_prompt"],
     )
     delivery = Delivery(
         application_id=row["application_id"],

@@ -37,6 +37,8 @@ TABLES = (
     "member_names",
     "pending_interactions",
     "login_turns",
+    "styles",
+    "preferences",
 )
 _WITH_IDS = ("reservations", "jobs", "blocks", "safety_reports")  # their next id must follow the copied ones
 _TOTALS = "SELECT scope, guild_id, member_id, day, reserved, charged, images FROM daily_totals"
