@@ -1,4 +1,4 @@
-"""The /imagine feature: the slash commands, the result buttons and the progress presenter."""
+"""The /imagine feature: the slash commands, the result buttons, the Vary form and the progress presenter."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 from cogs.imagine.buttons import DYNAMIC_ITEMS
 from cogs.imagine.cog import Imagine
+from cogs.imagine.preferences import Preferences
+from cogs.imagine.vary import Vary
 
 if TYPE_CHECKING:
     from bot.bot import ImagineBot
@@ -13,7 +15,10 @@ if TYPE_CHECKING:
 
 async def setup(bot: ImagineBot) -> None:
     bot.add_dynamic_items(*DYNAMIC_ITEMS)
-    await bot.add_cog(Imagine(bot))
+    imagine = Imagine(bot)
+    await bot.add_cog(imagine)
+    await bot.add_cog(Vary(bot, imagine))
+    await bot.add_cog(Preferences(bot))
 
 
 async def teardown(bot: ImagineBot) -> None:
