@@ -100,6 +100,8 @@ class ImagineBot(commands.AutoShardedBot):
         self.moderation = services.moderation
         self.appeals = services.appeals
         self.history = services.history
+        self.styles = services.styles
+        self.preferences = services.preferences
         self.serve = serve  # False for `python -m bot sync`: load the commands, start no work
         self._login_deadline: asyncio.Timeout | None = None
         self._identify_buckets = 1

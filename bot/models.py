@@ -90,6 +90,13 @@ class JobRequest:
     parent_id: int | None = None  # the job this one rerolls
     role_ids: tuple[int, ...] = ()  # the member's roles when they asked: their budget depends on them
     member_name: str | None = None  # how the member was shown when they asked, for spend reports
+    style: str | None = None  # the server's style that wrapped the member's words, by its name
+    member_prompt: str | None = None  # the member's own words when a style wrapped them; `prompt` is what was sent
+
+    @property
+    def own_prompt(self) -> str:
+        """What the member typed, before any style: what Vary offers to edit."""
+        return self.member_prompt if self.member_prompt is not None else self.prompt
 
     @property
     def forgotten(self) -> bool:
@@ -173,6 +180,27 @@ class GuildSettings:
     paused: bool = False
     safety_charged: bool = False
     member_max_jobs: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Style:
+    """A server's named prompt template: `template` holds ``{prompt}`` once, where the member's words go."""
+
+    guild_id: int
+    name: str
+    template: str
+
+
+@dataclass(frozen=True, slots=True)
+class MemberPreferences:
+    """A member's own defaults for /imagine in one server; None where they chose none."""
+
+    size: str | None = None
+    count: int | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.size is None and self.count is None
 
 
 class OverrideKind(StrEnum):
@@ -261,6 +289,7 @@ class Forgotten:
     jobs: int  # jobs whose prompt was erased (their cost stays)
     reports: int  # decided reports whose prompt was erased
     names: int  # name rows erased (for spend reports)
+    preferences: int  # the member's own /imagine defaults erased (0 or 1)
     open_reports: int  # reports still open: they keep their prompt until a moderator decides
     spend_rows: int  # ledger rows kept, without prompts: today's budgets and the totals need them
     blocks: int  # blocks kept

@@ -42,11 +42,21 @@ def _visible(char: str) -> bool:
 
 def check_options(size: str, seed: int | None, count: int, sizes: Mapping[str, str]) -> str:
     """Check the options and return the API's `image_size` for the chosen size."""
+    image_size = check_size(size, sizes)
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise InvalidRequestError(f"The seed must be a whole number from 0 to {MAX_SEED:,}.")
+    check_count(count)
+    return image_size
+
+
+def check_size(size: str, sizes: Mapping[str, str]) -> str:
+    """The API's `image_size` for one of the sizes /imagine offers, or why the size is not one."""
     image_size = sizes.get(size)
     if image_size is None:
         raise InvalidRequestError(f"“{size[:40]}” is not a size; choose one of {', '.join(sizes)}.")
-    if seed is not None and not 0 <= seed <= MAX_SEED:
-        raise InvalidRequestError(f"The seed must be a whole number from 0 to {MAX_SEED:,}.")
+    return image_size
+
+
+def check_count(count: int) -> None:
     if not 1 <= count <= MAX_IMAGES:
         raise InvalidRequestError(f"You can ask for 1 to {MAX_IMAGES} images at a time.")
-    return image_size

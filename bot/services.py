@@ -24,8 +24,10 @@ from bot.metrics import Metrics, build_metrics
 from bot.models import JobOrigin
 from bot.moderation import Moderation
 from bot.pixazo import DEFAULT_RETRY, PixazoClient, RetryPolicy
+from bot.preferences import Preferences
 from bot.servers import Servers
 from bot.storage import Storage, open_storage
+from bot.styles import Styles
 from bot.webhooks import WebhookUrls
 
 
@@ -38,6 +40,8 @@ class Services:
     moderation: Moderation
     appeals: Appeals
     history: History
+    styles: Styles
+    preferences: Preferences
     pixazo: PixazoClient
     metrics: Metrics
     runner_settings: RunnerSettings
@@ -100,6 +104,8 @@ def wire(
         moderation=Moderation(storage, clock, auto_block_after=config.auto_block_after),
         appeals=Appeals(storage, clock),
         history=History(storage),
+        styles=Styles(storage, clock),
+        preferences=Preferences(storage, clock, config.image_sizes),
         pixazo=pixazo,
         metrics=metrics,
         runner_settings=RunnerSettings.from_config(config),

@@ -80,7 +80,7 @@ class StoredMessage:
 class Interaction:
     id: int
     token: str
-    kind: int  # 2 command, 3 component, 4 autocomplete
+    kind: int  # 2 command, 3 component, 4 autocomplete, 5 modal submit
     guild_id: int
     channel_id: int
     user_id: int
@@ -92,6 +92,7 @@ class Interaction:
     original_id: int | None = None
     followups: list[int] = field(default_factory=list)
     autocomplete: list[dict[str, Any]] | None = None
+    modal: dict[str, Any] | None = None  # the form the bot answered with (response type 9)
 
 
 @dataclass
@@ -264,6 +265,32 @@ class DiscordStandin:
         assert message.guild_id is not None
         return await self._interact(3, data, message.guild_id, message.channel_id, user, roles, permissions, message)
 
+    async def submit(self, opened: Interaction, values: dict[str, str] | None = None) -> Interaction:
+        """Submit the form (modal) the bot answered `opened` with, as its member: each text input holds what
+        `values` gives for its custom_id, else what the bot put in it. Discord sends it as a MODAL_SUBMIT."""
+        assert opened.modal is not None, "the bot answered with no form"
+        typed = values or {}
+
+        def entered(component: dict[str, Any]) -> dict[str, Any]:
+            custom_id = component["custom_id"]
+            value = typed.get(custom_id, component.get("value", ""))
+            return {"type": 4, "id": component.get("id", 0), "custom_id": custom_id, "value": value}
+
+        components = [
+            {"type": 18, "id": row.get("id", 0), "component": entered(row["component"])}
+            if row["type"] == 18
+            else {"type": 1, "components": [entered(child) for child in row["components"]]}
+            for row in opened.modal["components"]
+        ]
+        data = {"custom_id": opened.modal["custom_id"], "components": components}
+        message_id = opened.payload.get("message", {}).get("id")
+        message = self.messages[int(message_id)] if message_id else None
+        permissions = int(opened.payload["member"]["permissions"])
+        roles = [int(role) for role in opened.payload["member"]["roles"]]
+        return await self._interact(
+            5, data, opened.guild_id, opened.channel_id, opened.user_id, roles, permissions, message
+        )
+
     def fail(
         self, method: str, pattern: str, status: int, *, code: int = 0, retry_after: float = 0.05, times: int = 1
     ) -> None:
@@ -417,6 +444,8 @@ class DiscordStandin:
                 message = self._edit(self.messages[record.original_id], data, files)
         elif kind == 8:
             record.autocomplete = data.get("choices", [])
+        elif kind == 9:
+            record.modal = data
         interaction = {
             "id": str(record.id),
             "type": record.kind,

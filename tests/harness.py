@@ -114,7 +114,7 @@ class Harness:
         self, prompt: str, *, user: int = ALICE, channel: int = CHANNEL, roles: list[int] | None = None, **options: Any
     ) -> Interaction:
         values = [{"name": "prompt", "type": 3, "value": prompt}]
-        types = {"size": 3, "seed": 4, "count": 4}
+        types = {"size": 3, "seed": 4, "count": 4, "style": 3}
         values += [{"name": name, "type": types[name], "value": value} for name, value in options.items()]
         return await self.standin.command("imagine", values, guild=GUILD, channel=channel, user=user, roles=roles)
 

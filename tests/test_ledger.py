@@ -21,6 +21,7 @@ from bot.models import (
     JobOrigin,
     JobRequest,
     JobState,
+    MemberPreferences,
     OverrideKind,
     ReportSource,
     ReportState,
@@ -335,7 +336,17 @@ async def test_forgetting_a_member_erases_prompts_and_name_and_keeps_the_money_r
     reservation = await ledger.reserve(guild_id=GUILD, member_id=ALICE, role_ids=[], images=2)
     async with storage.transaction() as tx:
         job = await tx.jobs.insert(
-            JobRequest(GUILD, 5, ALICE, "a secret prompt", "square", "square_1_1", count=2),
+            JobRequest(
+                GUILD,
+                5,
+                ALICE,
+                "a secret prompt, in watercolour",
+                "square",
+                "square_1_1",
+                count=2,
+                style="Watercolour",
+                member_prompt="a secret prompt",
+            ),
             reservation=reservation,
             delivery=Delivery(),
             now=clock(),
@@ -353,6 +364,7 @@ async def test_forgetting_a_member_erases_prompts_and_name_and_keeps_the_money_r
             **report, prompt="another secret", source=ReportSource.MEMBER, now=clock()
         )
         await tx.guilds.remember_name(GUILD, ALICE, "Alice", clock())
+        await tx.preferences.put(GUILD, ALICE, MemberPreferences(size="landscape", count=2), clock())
         await tx.moderation.add_block(GUILD, ALICE, until=None, reason="spam", moderator_id=9, now=clock())
     with pytest.raises(BotError, match="images on their way"):
         await ledger.forget_member(GUILD, ALICE)
@@ -364,10 +376,12 @@ async def test_forgetting_a_member_erases_prompts_and_name_and_keeps_the_money_r
 
     forgotten = await ledger.forget_member(GUILD, ALICE)
 
-    assert forgotten == Forgotten(jobs=1, reports=1, names=1, open_reports=1, spend_rows=1, blocks=1)
+    assert forgotten == Forgotten(jobs=1, reports=1, names=1, preferences=1, open_reports=1, spend_rows=1, blocks=1)
     async with storage.transaction() as tx:
         kept = await tx.jobs.get(job.id)
         assert kept is not None and kept.request.forgotten and kept.cost == Money(16_000)
+        assert kept.request.member_prompt is None and kept.request.style == "Watercolour"  # no words of theirs left
+        assert await tx.preferences.get(GUILD, ALICE) == MemberPreferences()
         assert (await tx.moderation.report(decided.id)).prompt is None  # type: ignore[union-attr]
         assert (await tx.moderation.report(still_open.id)).prompt == "another secret"  # type: ignore[union-attr]
         assert await tx.guilds.member_names(GUILD, [ALICE]) == {}

@@ -15,6 +15,7 @@ from bot.storage.guilds import GuildsTable
 from bot.storage.jobs import JobsTable, Lease
 from bot.storage.moderation import ModerationTable
 from bot.storage.spend import SpendTable
+from bot.storage.styles import PreferencesTable, StylesTable
 
 DEFAULT_LEASE_SECONDS = 15.0
 # Given the workers holding leases, those proven gone (their OS lock is free, their database session ended).
@@ -30,6 +31,8 @@ class Tx:
         self.jobs = JobsTable(conn, lease)
         self.moderation = ModerationTable(conn)
         self.appeals = AppealsTable(conn)
+        self.styles = StylesTable(conn)
+        self.preferences = PreferencesTable(conn)
         self._conn = conn
         self._prove_gone = prove_gone
 

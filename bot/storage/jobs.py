@@ -68,6 +68,8 @@ _JOB_COLUMNS = (
     "updated_at",
     "sent_at",
     "finished_at",
+    "style",
+    "member_prompt",
 )
 _COLUMNS = ", ".join(_JOB_COLUMNS)
 _UPDATABLE = frozenset(
@@ -139,6 +141,8 @@ class JobsTable:
             "count": request.count,
             "output_format": request.output_format,
             "parent_id": request.parent_id,
+            "style": request.style,
+            "member_prompt": request.member_prompt,
             "state": JobState.RESERVED.value,
             "reservation_id": reservation.id,
             "cost": reservation.amount.micros,
@@ -310,7 +314,8 @@ class JobsTable:
         return [_job(row) for row in await fetch_all(self._conn, sql, (*_FINAL, origin.value))]
 
     async def forget_member(self, guild_id: int, member_id: int, now: datetime) -> Forgotten:
-        """Erase a member's prompts from their finished jobs and decided reports, and their name; keep the money.
+        """Erase a member's prompts from their finished jobs and decided reports, their name and their /imagine
+        defaults; keep the money.
 
         Jobs stay, with an empty prompt (`JobRequest.forgotten`): their cost is part of the member's day and of the
         server's totals, whose ledger rows never held a prompt. Open reports keep theirs until a moderator decides
@@ -318,7 +323,7 @@ class JobsTable:
         """
         member = (guild_id, member_id)
         jobs = await self._conn.execute(
-            f"UPDATE jobs SET prompt = ? WHERE guild_id = ? AND member_id = ? AND prompt <> ? "
+            f"UPDATE jobs SET prompt = ?, member_prompt = NULL WHERE guild_id = ? AND member_id = ? AND prompt <> ? "
             f"AND state IN ({_marks(_FINAL)})",
             (FORGOTTEN_PROMPT, *member, FORGOTTEN_PROMPT, *_FINAL),
         )
@@ -328,6 +333,7 @@ class JobsTable:
             member,
         )
         names = await self._conn.execute("DELETE FROM member_names WHERE guild_id = ? AND member_id = ?", member)
+        preferences = await self._conn.execute("DELETE FROM preferences WHERE guild_id = ? AND member_id = ?", member)
         await self._conn.execute(
             "INSERT INTO forgotten_members (guild_id, member_id, forgotten_at) VALUES (?, ?, ?) "
             "ON CONFLICT (guild_id, member_id) DO UPDATE SET forgotten_at = excluded.forgotten_at",
@@ -346,6 +352,7 @@ class JobsTable:
             jobs=jobs.rowcount,
             reports=reports.rowcount,
             names=names.rowcount,
+            preferences=preferences.rowcount,
             open_reports=int(kept["open_reports"]),
             spend_rows=int(kept["spend_rows"]),
             blocks=int(kept["blocks"]),
@@ -437,6 +444,8 @@ def _job(row: Any) -> Job:
         output_format=row["output_format"],
         parent_id=row["parent_id"],
         role_ids=tuple(int(role) for role in row["role_ids"].split(",") if role),
+        style=row["style"],
+        member_prompt=row["member_prompt"],
     )
     delivery = Delivery(
         application_id=row["application_id"],

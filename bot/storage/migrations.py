@@ -229,4 +229,26 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (guild_id, member_id)
         )""",
     ),
+    # 9: styles (a server's named prompt templates, found by their case-folded name), members' own defaults for
+    # /imagine, and on each job the style it used with the member's own words (its prompt is the expanded text)
+    (
+        """CREATE TABLE styles (
+            guild_id    INTEGER NOT NULL,
+            key         TEXT NOT NULL,
+            name        TEXT NOT NULL,
+            template    TEXT NOT NULL,
+            created_at  TEXT NOT NULL,
+            PRIMARY KEY (guild_id, key)
+        )""",
+        """CREATE TABLE preferences (
+            guild_id    INTEGER NOT NULL,
+            member_id   INTEGER NOT NULL,
+            size        TEXT,
+            count       INTEGER CHECK (count BETWEEN 1 AND 4),
+            updated_at  TEXT NOT NULL,
+            PRIMARY KEY (guild_id, member_id)
+        )""",
+        "ALTER TABLE jobs ADD COLUMN style TEXT",
+        "ALTER TABLE jobs ADD COLUMN member_prompt TEXT",
+    ),
 )

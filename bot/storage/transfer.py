@@ -39,6 +39,8 @@ TABLES = (
     "login_turns",
     "appeals",
     "forgotten_members",
+    "styles",
+    "preferences",
 )
 _WITH_IDS = ("reservations", "jobs", "blocks", "safety_reports")  # their next id must follow the copied ones
 _TOTALS = "SELECT scope, guild_id, member_id, day, reserved, charged, images FROM daily_totals"

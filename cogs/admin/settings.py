@@ -1,4 +1,4 @@
-"""/settings: the moderator channel, where /imagine works, the time zone, pausing, and the prompt filter."""
+"""/settings: the moderator channel, where /imagine works, the time zone, pausing, the prompt filter and styles."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from discord.ext import commands
 
 from bot.bot import reply_privately
 from bot.servers import MAX_TERM_CHARS
+from bot.styles import MAX_NAME_CHARS, MAX_TEMPLATE_CHARS, PLACEHOLDER
 from cogs.checks import CARD_PERMISSIONS, guild_of, missing_permissions, require_admin, spoken_list
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ _REMIND = " No moderator channel is set: safety reports wait in /review pending 
 class Settings(commands.GroupCog, group_name="settings", group_description="How imagine-bot works in this server"):
     channels = app_commands.Group(name="channels", description="Where /imagine may be used")
     blocked_terms = app_commands.Group(name="blocked-terms", description="Words this server does not allow in prompts")
+    styles = app_commands.Group(name="styles", description="Named prompt templates members pick in /imagine")
 
     def __init__(self, bot: ImagineBot) -> None:
         self.bot = bot
@@ -129,6 +131,45 @@ class Settings(commands.GroupCog, group_name="settings", group_description="How 
         shown = ", ".join(f"||{discord.utils.escape_markdown(term)}||" for term in terms)
         await self._say(interaction, f"Blocked terms ({len(terms)}): {shown}"[:1900])
 
+    @styles.command(name="add", description="Add a style, or change the template of one")
+    @app_commands.describe(
+        name="What members pick in /imagine's style option",
+        template=f"The prompt around the member's words: it must contain {PLACEHOLDER} once",
+    )
+    async def styles_add(
+        self,
+        interaction: discord.Interaction[ImagineBot],
+        name: app_commands.Range[str, 1, MAX_NAME_CHARS],
+        template: app_commands.Range[str, 1, MAX_TEMPLATE_CHARS],
+    ) -> None:
+        style, new = await self.bot.styles.add(guild_of(interaction), name, template)
+        shown = discord.utils.escape_markdown(style.name)
+        lead = f"Style “{shown}” added" if new else f"Style “{shown}” now has this template"
+        await self._say(interaction, f"{lead}: {_template(style.template)}")
+
+    @styles.command(name="remove", description="Remove a style (images made with it stay)")
+    async def styles_remove(self, interaction: discord.Interaction[ImagineBot], name: str) -> None:
+        removed = await self.bot.styles.remove(guild_of(interaction), name)
+        await self._say(interaction, "That style is removed." if removed else "There is no style of that name.")
+
+    @styles_remove.autocomplete("name")
+    async def style_names(
+        self, interaction: discord.Interaction[ImagineBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        names = await self.bot.styles.names_like(guild_of(interaction), current)
+        return [app_commands.Choice(name=name, value=name) for name in names]
+
+    @styles.command(name="list", description="The styles members can pick in /imagine")
+    async def styles_list(self, interaction: discord.Interaction[ImagineBot]) -> None:
+        styles = await self.bot.styles.all(guild_of(interaction))
+        if not styles:
+            await self._say(interaction, "This server has no styles; add one with /settings styles add.")
+            return
+        lines = [
+            f"**{discord.utils.escape_markdown(style.name)}**: {_template(style.template, 40)}" for style in styles
+        ]
+        await self._say(interaction, (f"Styles ({len(styles)}):\n" + "\n".join(lines))[:1900])
+
     async def _say(self, interaction: discord.Interaction[ImagineBot], text: str) -> None:
         """Reply privately, reminding the admin to choose a moderator channel while there is none."""
         settings = await self.servers.settings(guild_of(interaction))
@@ -137,3 +178,9 @@ class Settings(commands.GroupCog, group_name="settings", group_description="How 
 
 def _channels(ids: list[int]) -> str:
     return ", ".join(f"<#{channel}>" for channel in ids)
+
+
+def _template(template: str, limit: int = 1500) -> str:
+    """A template shown as text, never as markdown or mentions."""
+    shown = discord.utils.escape_mentions(discord.utils.escape_markdown(template))
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"

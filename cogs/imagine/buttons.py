@@ -1,4 +1,4 @@
-"""The buttons under a result: Reroll, Delete, Report.
+"""The buttons under a result: Reroll, Vary, Delete, Report.
 
 They are `DynamicItem`s whose `custom_id` carries the job id (``imagine:reroll:42``), so they work
 for every result ever posted, across restarts, with no view kept in memory.
@@ -15,13 +15,15 @@ import discord
 from bot.errors import BotError, NotAllowedError
 from bot.jobs import JobRunner
 from bot.models import Job, JobRequest
-from bot.prompts import MAX_SEED
+from bot.prompts import MAX_PROMPT_CHARS, MAX_SEED
+from bot.styles import StyledPrompt
 from cogs.persistent import PersistentButton
 
 if TYPE_CHECKING:
     from bot.bot import ImagineBot
 
 SMALLER_FORMAT = "jpeg"
+VARY_PROMPT = "prompt"  # the custom_id of the Vary form's text input
 
 
 @runtime_checkable
@@ -38,7 +40,7 @@ class Imagining(Protocol):
         self,
         interaction: discord.Interaction[Any],
         *,
-        prompt: str,
+        prompt: StyledPrompt,
         size: str,
         seed: int | None,
         count: int,
@@ -54,6 +56,7 @@ class Imagining(Protocol):
 def result_view(job_id: int, *, smaller: bool = False) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     view.add_item(RerollButton(job_id, smaller=smaller))
+    view.add_item(VaryButton(job_id))
     view.add_item(DeleteButton(job_id))
     view.add_item(ReportButton(job_id))
     return view
@@ -89,9 +92,10 @@ class RerollButton(PersistentButton, template=r"imagine:reroll:(?P<job>\d+)(?::(
             raise BotError("That image is no longer on record, so it cannot be rerolled.")
         if parent.request.forgotten:
             raise BotError("That image's prompt was erased at its member's request, so it cannot be rerolled.")
+        asked = parent.request
         request = cog.request_for(
             interaction,
-            prompt=parent.request.prompt,
+            prompt=StyledPrompt(asked.prompt, asked.style, asked.member_prompt),  # as it was sent, in its style
             size=parent.request.size,
             seed=random.randint(0, MAX_SEED),
             count=parent.request.count,
@@ -99,6 +103,55 @@ class RerollButton(PersistentButton, template=r"imagine:reroll:(?P<job>\d+)(?::(
             parent_id=parent.id,
         )
         await cog.start_job(interaction, request, response.message_id if response else None)
+
+
+FORGOTTEN_VARY = "That image's prompt was erased at its member's request, so it cannot be varied."
+
+
+class VaryButton(PersistentButton, template=r"imagine:vary:(?P<job>\d+)"):
+    """Opens a form with the prompt to edit; what is sent back is handled by `cogs.imagine.vary`."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Vary", emoji="✏️", style=discord.ButtonStyle.secondary, custom_id=f"imagine:vary:{job_id}"
+            )
+        )
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> VaryButton:
+        return cls(int(match["job"]))
+
+    async def pressed(self, interaction: discord.Interaction[ImagineBot]) -> None:
+        parent = await _imagine(interaction).runner.job(self.job_id)  # a modal must be the first answer: no deferral
+        if parent is None:
+            raise BotError("That image is no longer on record, so it cannot be varied.")
+        if parent.request.forgotten:
+            raise BotError(FORGOTTEN_VARY)
+        await interaction.response.send_modal(vary_form(parent))
+
+
+def vary_form(parent: Job) -> discord.ui.Modal:
+    """The form Vary opens, with the member's own words (before any style) to edit.
+
+    It is stopped before it is sent, so discord.py keeps no copy: every process handles what is submitted the
+    same way, by its custom_id (`cogs.imagine.vary`), before and after a restart.
+    """
+    form = discord.ui.Modal(title="Vary this image", custom_id=f"imagine:vary:{parent.id}", timeout=None)
+    text = discord.ui.TextInput[discord.ui.Modal](
+        style=discord.TextStyle.paragraph,
+        custom_id=VARY_PROMPT,
+        default=parent.request.own_prompt[:MAX_PROMPT_CHARS],
+        min_length=1,
+        max_length=MAX_PROMPT_CHARS,
+    )
+    described = f"Sent in the style “{parent.request.style}”" if parent.request.style else None
+    form.add_item(discord.ui.Label(text="Prompt", description=described, component=text))
+    form.stop()
+    return form
 
 
 class DeleteButton(PersistentButton, template=r"imagine:delete:(?P<job>\d+)"):
@@ -154,4 +207,4 @@ class ReportButton(PersistentButton, template=r"imagine:report:(?P<job>\d+)"):
         await interaction.followup.send("Thanks; the moderators will take a look.", ephemeral=True)
 
 
-DYNAMIC_ITEMS = (RerollButton, DeleteButton, ReportButton)
+DYNAMIC_ITEMS = (RerollButton, VaryButton, DeleteButton, ReportButton)

@@ -1,4 +1,4 @@
-"""`/imagine`, `/usage`, `/history` and `/forget`, and the job runner that serves them."""
+"""`/imagine` (with its style option), `/usage`, `/history` and `/forget`, and the job runner that serves them."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from bot.jobs import JobMessages
 from bot.models import Delivery, Job, JobOrigin, JobRequest, PendingInteraction
 from bot.pixazo import MAX_IMAGES
 from bot.prompts import MAX_PROMPT_CHARS, MAX_SEED, check_options, clean_prompt
+from bot.styles import MAX_NAME_CHARS, StyledPrompt
 from cogs.checks import budget_roles, guild_of, is_moderator
 from cogs.imagine.buttons import result_view
 from cogs.imagine.embeds import usage_embed
@@ -52,9 +53,10 @@ class Imagine(commands.Cog):
     @app_commands.guild_only()
     @app_commands.describe(
         prompt="What the image should show",
-        size="The shape of the image (square if you do not choose)",
+        size="The shape of the image (your /preferences if you do not choose, else square)",
         seed="A number that makes the result repeatable",
-        count="How many images (each one costs the same)",
+        count="How many images, each costing the same (your /preferences if you do not say, else 1)",
+        style="One of this server's styles, wrapped around your prompt",
     )
     @app_commands.choices(size=SIZE_CHOICES)
     async def imagine(
@@ -63,13 +65,26 @@ class Imagine(commands.Cog):
         prompt: app_commands.Range[str, 1, MAX_PROMPT_CHARS],
         size: app_commands.Choice[str] | None = None,
         seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
-        count: app_commands.Range[int, 1, MAX_IMAGES] = 1,
+        count: app_commands.Range[int, 1, MAX_IMAGES] | None = None,
+        style: app_commands.Range[str, 1, MAX_NAME_CHARS] | None = None,
     ) -> None:
         response = await self.acknowledge(interaction)
-        request = self.request_for(
-            interaction, prompt=prompt, size=size.value if size else "square", seed=seed, count=count
+        assert interaction.guild_id is not None
+        chosen, images = await self.bot.preferences.fill(
+            interaction.guild_id, interaction.user.id, size.value if size else None, count
         )
+        styled = await self.bot.styles.prompt(interaction.guild_id, prompt, style)
+        request = self.request_for(interaction, prompt=styled, size=chosen, seed=seed, count=images)
         await self.start_job(interaction, request, response.message_id if response else None)
+
+    @imagine.autocomplete("style")
+    async def style_choices(
+        self, interaction: discord.Interaction[ImagineBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        if interaction.guild_id is None:
+            return []
+        names = await self.bot.styles.names_like(interaction.guild_id, current)
+        return [app_commands.Choice(name=name, value=name) for name in names]
 
     @app_commands.command(name="usage", description="What you have spent on images today and what is left")
     @app_commands.guild_only()
@@ -144,7 +159,7 @@ class Imagine(commands.Cog):
         self,
         interaction: discord.Interaction[Any],
         *,
-        prompt: str,
+        prompt: StyledPrompt,
         size: str,
         seed: int | None,
         count: int,
@@ -159,7 +174,9 @@ class Imagine(commands.Cog):
             guild_id=interaction.guild_id,
             channel_id=interaction.channel_id,
             member_id=interaction.user.id,
-            prompt=clean_prompt(prompt),
+            prompt=clean_prompt(prompt.prompt),
+            style=prompt.style,
+            member_prompt=prompt.own,
             size=size,
             image_size=image_size,
             count=count,

@@ -33,7 +33,9 @@ def shown_prompt(prompt: str, limit: int = PROMPT_SHOWN) -> str:
 
 def progress_embed(job: Job, progress: Progress) -> discord.Embed:
     title = describe(progress, with_eta=False)  # the estimate is a timestamp that counts down by itself
-    embed = discord.Embed(title=_fit(title, TITLE_LIMIT), description=shown_prompt(job.request.prompt), colour=COLOUR)
+    embed = discord.Embed(
+        title=_fit(title, TITLE_LIMIT), description=shown_prompt(job.request.own_prompt), colour=COLOUR
+    )
     if progress.starts_in is not None:
         starts = datetime.now(UTC) + timedelta(seconds=progress.starts_in)
         embed.add_field(name="Expected to start", value=discord_time(starts))
@@ -46,10 +48,12 @@ def result_embed(
 ) -> discord.Embed:
     count = len(images) + len(linked)
     title = "Here is your image" if count == 1 else f"Here are your {count} images"
-    embed = discord.Embed(title=title, description=shown_prompt(job.request.prompt), colour=COLOUR)
+    embed = discord.Embed(title=title, description=shown_prompt(job.request.own_prompt), colour=COLOUR)
     embed.add_field(name="Size", value=job.request.size)
     embed.add_field(name="Seed", value=str(job.request.seed) if job.request.seed is not None else "random")
     embed.add_field(name="Cost", value=str(job.unit_price * count))  # its own price, whatever today's is
+    if job.request.style is not None:
+        embed.add_field(name="Style", value=_fit(discord.utils.escape_markdown(job.request.style), FIELD_VALUE_LIMIT))
     embed.add_field(
         name="Left today",
         value=f"{usage.left} of {usage.limit} · resets {discord_time(usage.resets_at)}",
@@ -76,7 +80,7 @@ def failure_embed(job: Job, *, safety: bool) -> discord.Embed:
         )
     return discord.Embed(
         title="This image could not be made",
-        description=shown_prompt(job.request.prompt),
+        description=shown_prompt(job.request.own_prompt),
         colour=discord.Colour.orange(),
     )
 
@@ -98,7 +102,8 @@ def file_name(job: Job, index: int, image: DownloadedImage) -> str:
 def _summary(job: Job) -> str:
     count = job.request.count
     images = "1 image" if count == 1 else f"{count} images"
-    return f"{job.request.size} · {images} · {job.cost}"
+    style = f" · style {job.request.style}" if job.request.style else ""
+    return f"{job.request.size} · {images} · {job.cost}{style}"
 
 
 def _fit(text: str, limit: int) -> str:
