@@ -4,8 +4,9 @@ It is an `aiohttp.web` application on 127.0.0.1. The bot under test is unpatched
 `discord.http.Route.BASE` and the gateway URL point here. The stand-in keeps what Discord would
 (messages with their attachments, interactions with their tokens) and enforces what Discord does:
 the 3-second acknowledgement, the token lifetime, file size limits, "already acknowledged", and
-the first follow-up of a deferred reply replacing its placeholder. It records every request and
-injects 429s (with `Via`, so discord.py retries) and 5xx on demand.
+the first follow-up of a deferred reply replacing its placeholder. It records every request,
+injects 429s (with `Via`, so discord.py retries) and 5xx on demand, and holds requests back as a slow
+Discord would.
 """
 
 from __future__ import annotations
@@ -115,6 +116,15 @@ class _Hook:
 
 
 @dataclass
+class _Hold:
+    method: str
+    pattern: re.Pattern[str]
+    when: Callable[[Recorded], bool] | None
+    released: asyncio.Event
+    left: int
+
+
+@dataclass
 class _Failure:
     method: str
     pattern: re.Pattern[str]
@@ -160,6 +170,7 @@ class DiscordStandin:
         self.resumes = 0
         self._failures: list[_Failure] = []
         self._hooks: list[_Hook] = []
+        self._holds: list[_Hold] = []
         self._counter = itertools.count()
         self._sockets: list[web.WebSocketResponse] = []
         self._shard_of: dict[web.WebSocketResponse, tuple[int, int]] = {}
@@ -316,6 +327,15 @@ class DiscordStandin:
         hears the answer: the worst moment for a crash.
         """
         self._hooks.append(_Hook(method.upper(), re.compile(pattern), action, when, times))
+
+    def hold(
+        self, method: str, pattern: str, *, when: Callable[[Recorded], bool] | None = None, times: int = 1
+    ) -> asyncio.Event:
+        """Keep matching requests waiting before they are handled, as a slow Discord would, until the returned
+        event is set. Meanwhile the rest of the stand-in answers as usual."""
+        released = asyncio.Event()
+        self._holds.append(_Hold(method.upper(), re.compile(pattern), when, released, times))
+        return released
 
     async def reconnect_gateway(self) -> None:
         """Ask the bot to reconnect (op 7), as Discord does when it moves a session."""
@@ -644,6 +664,11 @@ class DiscordStandin:
             if matches and (hook.when is None or hook.when(recorded)):
                 hook.left -= 1
                 hook.action(recorded)
+        for held in self._holds:
+            matches = held.left > 0 and held.method == request.method and held.pattern.search(request.path)
+            if matches and (held.when is None or held.when(recorded)):
+                held.left -= 1
+                await held.released.wait()
         if (
             request.headers.get("Authorization") != f"Bot {self.token}"
             and "/webhooks/" not in request.path

@@ -18,7 +18,7 @@ from bot.pacing import BRIEF_HOLD, MIN_EDIT_GAP, SAME_STAGE_GAP, TYPICAL_RENDER,
 from bot.pixazo import DownloadedImage
 from bot.progress import Progress, Stage
 from bot.simulator import SimulatorSettings
-from cogs.imagine.buttons import result_view
+from cogs.imagine.buttons import cancel_view, result_view
 from cogs.imagine.presenter import DiscordPresenter
 from tests.conftest import TEST_KEY
 from tests.discord_standin import Recorded
@@ -73,7 +73,9 @@ async def delivered_job(harness: Harness) -> tuple[Job, str]:
 
 def a_presenter(harness: Harness) -> DiscordPresenter:
     """A presenter of its own on the real bot, so the runner's presenter cannot add edits of its own."""
-    return DiscordPresenter(harness.bot, JobMessages(harness.storage, harness.clock), result_view=result_view)
+    return DiscordPresenter(
+        harness.bot, JobMessages(harness.storage, harness.clock), result_view=result_view, waiting_view=cancel_view
+    )
 
 
 def edits_since(harness: Harness, path: str, count: int) -> list[Recorded]:

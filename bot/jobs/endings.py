@@ -119,6 +119,11 @@ class Endings:
         if failure is not None:
             await self._sink.reported(failure)
 
+    def cancelled(self, job: Job) -> None:
+        """A job was cancelled before it was sent (`bot.jobs.cancel`); the press itself answered its member."""
+        self._metrics.job_ended(JobState.CANCELLED.value, 0, Money.zero())
+        self._end(job.id)
+
     async def notify(self, job: Job) -> None:
         """Tell the member how their failed job ended (also for endings a stopped process never announced)."""
         charged = job.reservation_id is not None and await self._ledger.is_charged(job.reservation_id)

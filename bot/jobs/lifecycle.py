@@ -98,8 +98,11 @@ class Lifecycle:
                 await self._conclude(*ended)
         except asyncio.CancelledError:
             raise
-        except LeaseLostError:
-            log.warning("job %s: taken over by another process; this one leaves it", job.id)
+        except LeaseLostError as lost:
+            if lost.holder is None:  # nobody holds it: it ended elsewhere (cancelled before it was sent, say)
+                log.info("job %s: ended elsewhere; this process leaves it", job.id)
+            else:
+                log.warning("job %s: taken over by another process; this one leaves it", job.id)
         except Exception:
             log.exception("job %s: unexpected error", job.id)
             await self._endings.fail(job.id, FailureKind.UPSTREAM, "internal error")
@@ -298,7 +301,9 @@ class Lifecycle:
 
     async def _start_sending(self, job: Job, sent_at: datetime) -> Job | None:
         """Move the job to submitting if the deployment has room at Pixazo for one more (None if not). The
-        count and the move are one transaction, so two processes never both take the last place."""
+        count and the move are one transaction, so two processes never both take the last place. The move is
+        conditional on the job still being `reserved`: a job cancelled first, in any process, has no lease any more
+        (`LeaseLostError`) and is never sent."""
         async with self._storage.transaction() as tx:
             if await tx.jobs.at_pixazo() >= self._settings.max_active_jobs:
                 return None

@@ -20,6 +20,7 @@ from typing import Any
 from bot.clock import Clock, utc_now
 from bot.errors import LeaseLostError, PromptBlockedError, ServiceUnavailableError
 from bot.jobs.admission import admit
+from bot.jobs.cancel import cancel
 from bot.jobs.endings import Endings
 from bot.jobs.leases import LeaseKeeper, TakenOver
 from bot.jobs.lifecycle import Lifecycle
@@ -143,6 +144,16 @@ class JobRunner:
         log.debug("job %s: prompt %r", job.id, job.request.prompt)
         self._track(job)
         self._scheduler.queue(job)
+        return job
+
+    async def cancel(self, job_id: int, *, by: int, manages_messages: bool) -> Job:
+        """Cancel a job not yet sent, whichever process holds it, releasing its reservation, and forget it here: the
+        member's next waiting job moves up. Raises the `BotError` that says why not (see `bot.jobs.cancel`)."""
+        job = await cancel(
+            self._storage, self._ledger, job_id, by=by, manages_messages=manages_messages, now=self._clock()
+        )
+        self._scheduler.drop(job.id)  # a holder elsewhere lets go when it tries to send it
+        self._endings.cancelled(job)
         return job
 
     async def start(self) -> None:

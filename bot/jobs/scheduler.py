@@ -84,7 +84,8 @@ class Scheduler:
         return {*self._waiting, *self._running}
 
     def drop(self, job_id: int) -> None:
-        """Forget a job, waiting or running (another process holds it now): nothing of it is ended or told."""
+        """Forget a job, waiting or running (another process holds it now, or it was cancelled): nothing of it is
+        ended or told here."""
         if job_id in self._waiting:
             self._leave_queue(job_id)
         task = self._running.get(job_id)

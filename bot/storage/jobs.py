@@ -200,6 +200,22 @@ class JobsTable:
             return None
         raise LeaseLostError(job_id, found["lease_owner"])
 
+    async def cancel(self, job_id: int, now: datetime) -> Job | None:
+        """End a job never sent to Pixazo as cancelled, whichever process holds it (None if it is not `reserved`).
+
+        The holder's own move out of `reserved` is conditional on the state as well, so of a cancel and a send
+        exactly one wins. The member who cancelled is answered at once, so the job's lease ends here: its holder
+        learns from `LeaseLostError` when it next writes, and sends nothing.
+        """
+        sql = (
+            "UPDATE jobs SET state = ?, finished_at = ?, updated_at = ?, queue_position = NULL, notified = TRUE, "
+            "interaction_token = NULL, lease_owner = NULL, lease_until = NULL "
+            f"WHERE id = ? AND state = ? RETURNING {_COLUMNS}"
+        )
+        params = (JobState.CANCELLED.value, to_db(now), to_db(now), job_id, JobState.RESERVED.value)
+        row = await fetch_one(self._conn, sql, params)
+        return None if row is None else _job(row)
+
     async def claim(self, origin: JobOrigin, gone: Sequence[str], limit: int) -> list[Job]:
         """Take up to `limit` jobs of one sink that nobody holds (their lease ran out, their holder is `gone`,
         or it let them go) and whose member is still owed something: unfinished, or ended and not yet told.

@@ -1,4 +1,4 @@
-"""The buttons under a result: Reroll, Vary, Delete, Report.
+"""The buttons under a result: Reroll, Vary, Delete, Report; and Cancel, under a job waiting to be sent.
 
 They are `DynamicItem`s whose `custom_id` carries the job id (``imagine:reroll:42``), so they work
 for every result ever posted, across restarts, with no view kept in memory.
@@ -17,6 +17,7 @@ from bot.jobs import JobRunner
 from bot.models import Job, JobRequest
 from bot.prompts import MAX_PROMPT_CHARS, MAX_SEED
 from bot.styles import StyledPrompt
+from cogs.imagine.embeds import cancelled_embed
 from cogs.persistent import PersistentButton
 
 if TYPE_CHECKING:
@@ -52,6 +53,8 @@ class Imagining(Protocol):
         self, interaction: discord.Interaction[Any], request: JobRequest, message_id: int | None
     ) -> Job: ...
 
+    async def cancel(self, interaction: discord.Interaction[Any], job_id: int) -> Job: ...
+
 
 def result_view(job_id: int, *, smaller: bool = False) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
@@ -59,6 +62,12 @@ def result_view(job_id: int, *, smaller: bool = False) -> discord.ui.View:
     view.add_item(VaryButton(job_id))
     view.add_item(DeleteButton(job_id))
     view.add_item(ReportButton(job_id))
+    return view
+
+
+def cancel_view(job_id: int) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(CancelButton(job_id))
     return view
 
 
@@ -207,4 +216,28 @@ class ReportButton(PersistentButton, template=r"imagine:report:(?P<job>\d+)"):
         await interaction.followup.send("Thanks; the moderators will take a look.", ephemeral=True)
 
 
-DYNAMIC_ITEMS = (RerollButton, VaryButton, DeleteButton, ReportButton)
+class CancelButton(PersistentButton, template=r"imagine:cancel:(?P<job>\d+)"):
+    def __init__(self, job_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Cancel", emoji="✖️", style=discord.ButtonStyle.secondary, custom_id=f"imagine:cancel:{job_id}"
+            )
+        )
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> CancelButton:
+        return cls(int(match["job"]))
+
+    async def pressed(self, interaction: discord.Interaction[ImagineBot]) -> None:
+        """Cancel the job if Pixazo does not have it yet, and show it on its reply (the message pressed on)."""
+        await interaction.response.defer()
+        job = await _imagine(interaction).cancel(interaction, self.job_id)
+        await interaction.edit_original_response(
+            content=None, embed=cancelled_embed(job, interaction.user.id), view=None
+        )
+
+
+DYNAMIC_ITEMS = (RerollButton, VaryButton, DeleteButton, ReportButton, CancelButton)

@@ -20,7 +20,7 @@ from bot.pixazo import MAX_IMAGES
 from bot.prompts import MAX_PROMPT_CHARS, MAX_SEED, check_options, clean_prompt
 from bot.styles import MAX_NAME_CHARS, StyledPrompt
 from cogs.checks import budget_roles, guild_of, is_moderator
-from cogs.imagine.buttons import result_view
+from cogs.imagine.buttons import cancel_view, result_view
 from cogs.imagine.embeds import usage_embed
 from cogs.imagine.forget import FORGET_QUESTION, forget_view
 from cogs.imagine.history import history_embed, history_view
@@ -38,7 +38,7 @@ class Imagine(commands.Cog):
     def __init__(self, bot: ImagineBot) -> None:
         self.bot = bot
         messages = JobMessages(bot.storage, bot.clock)
-        self.presenter = DiscordPresenter(bot, messages, result_view=result_view)
+        self.presenter = DiscordPresenter(bot, messages, result_view=result_view, waiting_view=cancel_view)
         self.runner = bot.services.runner(self.presenter, JobOrigin.DISCORD)
 
     async def resume_work(self) -> None:
@@ -199,3 +199,11 @@ class Imagine(commands.Cog):
             interaction_id=interaction.id,
         )
         return await self.runner.submit(request, delivery)
+
+    async def cancel(self, interaction: discord.Interaction[Any], job_id: int) -> Job:
+        """Cancel a job not yet sent, for whoever pressed its Cancel button; its progress is shown no more."""
+        job = await self.runner.cancel(
+            job_id, by=interaction.user.id, manages_messages=interaction.permissions.manage_messages
+        )
+        await self.presenter.stop_showing(job.id)
+        return job

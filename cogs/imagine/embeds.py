@@ -85,6 +85,18 @@ def failure_embed(job: Job, *, safety: bool) -> discord.Embed:
     )
 
 
+def cancelled_embed(job: Job, by: int) -> discord.Embed:
+    embed = discord.Embed(
+        title="Cancelled before it was sent; nothing was charged",
+        description=shown_prompt(job.request.prompt),
+        colour=discord.Colour.light_grey(),
+    )
+    if by != job.member_id:
+        embed.add_field(name="Cancelled by", value=f"<@{by}>")
+    embed.set_footer(text=_summary(job))
+    return embed
+
+
 def usage_embed(member: discord.abc.User, usage: Usage) -> discord.Embed:
     embed = discord.Embed(title=_fit(f"Image budget of {member.display_name}", TITLE_LIMIT), colour=COLOUR)
     embed.add_field(name="Spent today", value=str(usage.spent))

@@ -52,10 +52,12 @@ class DiscordPresenter:
         messages: JobMessages,
         *,
         result_view: Callable[..., discord.ui.View],
+        waiting_view: Callable[[int], discord.ui.View],
     ) -> None:
         self._bot = bot
         self._messages = messages
         self._result_view = result_view
+        self._waiting_view = waiting_view  # the Cancel button, while the job waits in the bot's own queue
         self._screens: dict[int, Screen] = {}
         self._moved: dict[int, int] = {}  # job id → its channel message, once recorded on the job's row
 
@@ -107,6 +109,12 @@ class DiscordPresenter:
             screen.shown = progress
             screen.edited_at = asyncio.get_running_loop().time()
             return message.id
+
+    async def stop_showing(self, job_id: int) -> None:
+        """Show nothing more of a job's progress (it was cancelled), once an edit under way has been made."""
+        screen = self._take_screen(job_id)
+        async with screen.lock:
+            return
 
     async def deliver(self, job: Job, images: Sequence[DownloadedImage], usage: Usage) -> None:
         screen = self._take_screen(job.id)
@@ -220,8 +228,9 @@ class DiscordPresenter:
                 log.info("job %s: progress not shown: this process no longer holds the job", job.id)
                 return
             screen.edited_at = now  # taken before the edit, so no other edit can start within the gap
+            view = self._waiting_view(job.id) if progress.stage is Stage.WAITING else None  # nothing sent yet
             try:
-                await self._show(job, Render(embeds=[progress_embed(job, progress)]))
+                await self._show(job, Render(embeds=[progress_embed(job, progress)], view=view))
             except DeliveryError as exc:
                 log.info("job %s: progress not shown: %s", job.id, exc)
             screen.shown = progress
