@@ -24,6 +24,8 @@ async def test_imagine_uses_a_members_defaults_for_what_they_leave_out(harness: 
         "Saved: your defaults here are size portrait and 3 images; /imagine uses them for what you leave out."
     )
     assert (await preferences(harness)).startswith("Your defaults here are size portrait and 3 images")
+    await harness.stop()
+    await harness.start()  # kept in the database, not in the process
     mine = await harness.final((await harness.job_of(await harness.imagine("a lighthouse"))).id)
     assert (mine.request.size, mine.request.count) == ("portrait", 3)
     chosen = await harness.final((await harness.job_of(await harness.imagine("a fox", size="landscape"))).id)

@@ -32,6 +32,8 @@ async def test_an_admin_adds_a_style_and_imagine_sends_the_expanded_prompt_and_s
     assert added.startswith("Style “Watercolour” added: a soft watercolour painting of {prompt}")
     listed = await harness.answer(await harness.slash("settings styles list", permissions=ADMIN))
     assert "Styles (1):" in listed.content and "**Watercolour**" in listed.content
+    await harness.stop()
+    await harness.start()  # kept in the database, not in the process
     interaction = await harness.imagine("a lighthouse", style="watercolour")  # names are found in any case
     message = await harness.reply(interaction)
     job = await harness.final((await harness.job_of(interaction)).id)
