@@ -275,7 +275,7 @@ async def test_a_cancel_written_first_by_another_process_stops_the_holder_from_s
     caplog.set_level(logging.INFO, logger="bot.jobs.lifecycle")
     assert len((await harness.reply(at_pixazo)).files) == 1
     assert len((await harness.reply(behind)).files) == 1  # it came after the cancelled one, oldest first
-    assert f"job {job.id}: ended elsewhere; this process leaves it" in caplog.messages  # it tried, and let go
+    assert f"job {job.id}: taken over by another process, which has ended it; this one leaves it" in caplog.messages
     assert "a waiting lighthouse" not in prompts_submitted(harness)
     assert await reservation_state(harness, job) == ReservationState.RELEASED
     usage = await harness.ledger.usage(GUILD, BOB)

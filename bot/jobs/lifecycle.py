@@ -99,8 +99,8 @@ class Lifecycle:
         except asyncio.CancelledError:
             raise
         except LeaseLostError as lost:
-            if lost.holder is None:  # nobody holds it: it ended elsewhere (cancelled before it was sent, say)
-                log.info("job %s: ended elsewhere; this process leaves it", job.id)
+            if lost.holder is None:  # nobody holds it: another process ended it (delivered it, or it was cancelled)
+                log.warning("job %s: taken over by another process, which has ended it; this one leaves it", job.id)
             else:
                 log.warning("job %s: taken over by another process; this one leaves it", job.id)
         except Exception:
