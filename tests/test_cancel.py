@@ -284,6 +284,35 @@ async def test_a_cancel_written_first_by_another_process_stops_the_holder_from_s
     assert reply.embeds[0]["title"].startswith("Waiting")  # the holder showed nothing over it
 
 
+async def test_a_job_cancelled_in_another_process_leaves_the_holders_queue_at_its_next_heartbeat(
+    bot_database: str, simulator: Simulator, sim_url: str, standin: DiscordStandin
+) -> None:
+    """The process that gets the press need not hold the job. The holder learns of the cancel when it renews its
+    leases (a cancelled job has none), so the member's job behind it moves up then, not only when the cancelled
+    one's turn to be sent comes."""
+    harness = Harness(bot_database, simulator, sim_url, standin, job_lease_seconds=1.5)
+    await harness.start()
+    try:
+        harness.simulator.add_backlog(40)  # the member's first two stay at Pixazo for seconds
+        for n in (1, 2):
+            await imagine(harness, f"lighthouse {n}")
+        job, _, _ = await waiting(harness, await imagine(harness, "the one to cancel"))
+        after, _, _ = await waiting(harness, await imagine(harness, "lighthouse 4"))
+        assert runner(harness).local_position(after.id) == 2
+
+        async with open_storage(harness.config.database_url) as elsewhere:  # another process, holding nothing
+            ledger = Ledger(elsewhere, harness.ledger.defaults, harness.clock)
+            await cancel(elsewhere, ledger, job.id, by=ALICE, manages_messages=False, now=harness.clock())
+
+        async with asyncio.timeout(5):  # a heartbeat comes every half second here
+            while runner(harness).local_position(after.id) != 1:
+                await asyncio.sleep(0.05)
+        assert runner(harness).local_position(job.id) is None
+        assert (await job_row(harness, after.id)).state is JobState.RESERVED  # still waiting its turn
+    finally:
+        await harness.stop()
+
+
 async def test_a_cancel_pressed_while_the_job_is_being_sent_is_too_late_and_the_job_runs_to_its_end(
     one_at_pixazo: Harness,
 ) -> None:

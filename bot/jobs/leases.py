@@ -1,5 +1,5 @@
 """One heartbeat per process: it keeps this process's leases, takes over the work of processes that stopped,
-and tells the runner which of its jobs another process has taken.
+and tells the runner which of its jobs another process has taken (or cancelled: a press in any process).
 
 Every few seconds (a third of the lease) one statement moves all of this process's leases on, and the
 process says it runs: it learns how many processes share the deployment's Pixazo limits. Every
@@ -49,7 +49,7 @@ class LeaseKeeper:
         self._origin = origin
         self._took = took  # given the work this process has just taken
         self._working = working  # the jobs this process is working on
-        self._lost = lost  # told the jobs it was working on that another process holds now
+        self._lost = lost  # told the jobs it was working on that another process holds now, or cancelled
         self._processes = processes  # told how many processes run now, this one among them
         self._renew_every = storage.lease_seconds / 3
         self._renewed_at = 0.0
@@ -94,12 +94,16 @@ class LeaseKeeper:
             held = await tx.jobs.renew()
             missing = working - held
             lost = await tx.jobs.held_elsewhere(missing) if missing else set()
+            cancelled = await tx.jobs.cancelled_among(missing - lost) if missing - lost else set()
             processes = await tx.jobs.beat()
         self._renewed_at = asyncio.get_running_loop().time()
         self._processes(processes)
         if lost:
             log.warning("jobs %s were taken over by another process while this one was held up", sorted(lost))
-            self._lost(lost)
+        if cancelled:  # pressed in another process: the member's next job in this one's queue moves up now
+            log.info("jobs %s were cancelled in another process", sorted(cancelled))
+        if lost or cancelled:
+            self._lost(lost | cancelled)
 
     async def _look(self) -> TakenOver:
         async with self._storage.transaction() as tx:

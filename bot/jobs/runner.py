@@ -247,7 +247,7 @@ class JobRunner:
             self._chore(self._answer_never_started(pending))
 
     def _let_go(self, job_ids: set[int]) -> None:
-        """Another process holds these jobs now: stop working on them, and touch nothing of theirs."""
+        """Another process holds these jobs now, or cancelled them: stop working on them, touch nothing of theirs."""
         for job_id in job_ids:
             self._scheduler.drop(job_id)
             self._ended(job_id)

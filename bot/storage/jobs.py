@@ -300,6 +300,12 @@ class JobsTable:
         sql = f"SELECT id FROM jobs WHERE id IN ({_marks(ids)}) AND lease_owner IS NOT NULL AND lease_owner <> ?"
         return {row["id"] for row in await fetch_all(self._conn, sql, (*ids, self._lease.owner))}
 
+    async def cancelled_among(self, job_ids: Iterable[int]) -> set[int]:
+        """Those of `job_ids` that were cancelled (by whichever process got the press: `cancel` ends the lease)."""
+        ids = list(job_ids)
+        sql = f"SELECT id FROM jobs WHERE id IN ({_marks(ids)}) AND state = ?"
+        return {row["id"] for row in await fetch_all(self._conn, sql, (*ids, JobState.CANCELLED.value))}
+
     async def unfinished(self, origin: JobOrigin | None = None) -> list[Job]:
         """Jobs not in a final state (of one sink, or all), oldest first: what a starting process must resume."""
         sql = f"SELECT {_COLUMNS} FROM jobs WHERE state NOT IN ({_marks(_FINAL)})"
