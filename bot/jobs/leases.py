@@ -110,7 +110,7 @@ class LeaseKeeper:
             gone = await tx.proven_gone(await tx.jobs.other_holders())
             jobs = await tx.jobs.claim(self._origin, gone, BATCH)
             # Only the bot answers interactions: a terminal run must leave them to it.
-            interactions = await tx.jobs.claim_interactions(gone) if self._origin is JobOrigin.DISCORD else []
+            interactions = await tx.interactions.claim(gone) if self._origin is JobOrigin.DISCORD else []
         if jobs:
             log.info("took over %d jobs%s", len(jobs), f" of stopped processes {', '.join(gone)}" if gone else "")
         return TakenOver(jobs, interactions)

@@ -194,12 +194,12 @@ class JobRunner:
     async def remember_interaction(self, pending: PendingInteraction) -> None:
         """Record an interaction being acknowledged, so a restart can answer it if it never gets a job."""
         async with self._storage.transaction() as tx:
-            await tx.jobs.remember_interaction(pending)
+            await tx.interactions.remember(pending)
 
     async def forget_interaction(self, interaction_id: int) -> None:
         """The interaction was answered (refused, or its deferral failed): a restart owes it nothing."""
         async with self._storage.transaction() as tx:
-            await tx.jobs.forget_interaction(interaction_id)
+            await tx.interactions.forget(interaction_id)
 
     async def close(self) -> None:
         """Stop taking work and cancel what runs; jobs stay where they are, and their leases are let go so that

@@ -12,7 +12,9 @@ from bot.storage.appeals import AppealsTable
 from bot.storage.connection import NOW_MS, Connection
 from bot.storage.convert import fetch_one
 from bot.storage.guilds import GuildsTable
-from bot.storage.jobs import JobsTable, Lease
+from bot.storage.interactions import InteractionsTable
+from bot.storage.jobs import JobsTable
+from bot.storage.lease import Lease
 from bot.storage.moderation import ModerationTable
 from bot.storage.spend import SpendTable
 from bot.storage.styles import PreferencesTable, StylesTable
@@ -29,6 +31,7 @@ class Tx:
         self.spend = SpendTable(conn)
         self.guilds = GuildsTable(conn)
         self.jobs = JobsTable(conn, lease)
+        self.interactions = InteractionsTable(conn, lease)
         self.moderation = ModerationTable(conn)
         self.appeals = AppealsTable(conn)
         self.styles = StylesTable(conn)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -25,13 +24,14 @@ from bot.models import (
     JobOrigin,
     JobRequest,
     JobState,
-    PendingInteraction,
     Reservation,
     ReservationState,
 )
 from bot.money import Money
-from bot.storage.connection import IN_JSON_LIST, NOW_MS, Connection
+from bot.storage.connection import NOW_MS, Connection
 from bot.storage.convert import fetch_all, fetch_one, from_db, from_db_required, to_db
+from bot.storage.interactions import InteractionsTable
+from bot.storage.lease import CLAIMABLE, Lease
 
 _JOB_COLUMNS = (
     "id",
@@ -93,23 +93,6 @@ _UPDATABLE = frozenset(
 )
 _FINAL = tuple(state.value for state in JobState if state.final)
 _UNFINISHED = "state NOT IN ('delivered', 'failed', 'cancelled')"  # as the partial index jobs_unfinished says
-_INTERACTION_COLUMNS = "id, application_id, token, guild_id, channel_id, member_id, expires_at, created_at"
-# Held by nobody, or by another process whose lease ran out or that is proven gone (the JSON list bound here).
-_CLAIMABLE = (
-    f"(lease_owner IS NULL OR (lease_owner <> ? AND (lease_until <= {NOW_MS} OR lease_owner IN ({IN_JSON_LIST}))))"
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Lease:
-    """Who this process is, and how long a lease it takes or renews."""
-
-    owner: str
-    seconds: float
-
-    @property
-    def millis(self) -> int:
-        return round(self.seconds * 1000)
 
 
 class JobsTable:
@@ -161,8 +144,8 @@ class JobsTable:
             (*values.values(), self._lease.millis),
         )
         assert row is not None
-        if delivery.interaction_id is not None:
-            await self.forget_interaction(delivery.interaction_id)
+        if delivery.interaction_id is not None:  # it has its job now: no longer waiting for one
+            await InteractionsTable(self._conn, self._lease).forget(delivery.interaction_id)
         return _job(row)
 
     async def get(self, job_id: int) -> Job | None:
@@ -222,7 +205,7 @@ class JobsTable:
         Oldest first."""
         sql = (
             f"UPDATE jobs SET lease_owner = ?, lease_until = {NOW_MS} + ? WHERE id IN ("
-            f"SELECT id FROM jobs WHERE notified = FALSE AND origin = ? AND {_CLAIMABLE} ORDER BY id LIMIT ? "
+            f"SELECT id FROM jobs WHERE notified = FALSE AND origin = ? AND {CLAIMABLE} ORDER BY id LIMIT ? "
             f"{self._conn.row_lock}"
             f") RETURNING {_COLUMNS}"
         )
@@ -392,53 +375,6 @@ class JobsTable:
         rows = await fetch_all(self._conn, sql, (guild_id, member_id, limit))
         unsettled = (None, ReservationState.RESERVED.value)
         return [(_job(row), None if row["money_state"] in unsettled else Money(row["charged"])) for row in rows]
-
-    # --- interactions waiting for their job -------------------------------------------------------
-
-    async def remember_interaction(self, pending: PendingInteraction) -> None:
-        """Record an acknowledged interaction, held by this process until it becomes a job or is answered."""
-        await self._conn.execute(
-            f"INSERT INTO pending_interactions ({_INTERACTION_COLUMNS}, lease_owner, lease_until) "
-            f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {NOW_MS} + ?) ON CONFLICT (id) DO NOTHING",
-            (
-                pending.id,
-                pending.application_id,
-                pending.token,
-                pending.guild_id,
-                pending.channel_id,
-                pending.member_id,
-                to_db(pending.expires_at),
-                to_db(pending.created_at),
-                self._lease.owner,
-                self._lease.millis,
-            ),
-        )
-
-    async def forget_interaction(self, interaction_id: int) -> None:
-        await self._conn.execute("DELETE FROM pending_interactions WHERE id = ?", (interaction_id,))
-
-    async def claim_interactions(self, gone: Sequence[str]) -> list[PendingInteraction]:
-        """Take the acknowledged interactions that never got a job and that nobody holds: their process stopped."""
-        sql = (
-            f"UPDATE pending_interactions SET lease_owner = ?, lease_until = {NOW_MS} + ? WHERE {_CLAIMABLE} "
-            f"RETURNING {_INTERACTION_COLUMNS}"
-        )
-        owner = self._lease.owner
-        rows = await fetch_all(self._conn, sql, (owner, self._lease.millis, owner, json.dumps(list(gone))))
-        pending = [
-            PendingInteraction(
-                id=row["id"],
-                application_id=row["application_id"],
-                token=row["token"],
-                guild_id=row["guild_id"],
-                channel_id=row["channel_id"],
-                member_id=row["member_id"],
-                expires_at=from_db_required(row["expires_at"]),
-                created_at=from_db_required(row["created_at"]),
-            )
-            for row in rows
-        ]
-        return sorted(pending, key=lambda interaction: interaction.id)
 
 
 def _marks(values: Sequence[object] | dict[str, Any]) -> str:

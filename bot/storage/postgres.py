@@ -34,7 +34,7 @@ from bot.aio import to_the_end
 from bot.errors import StartupError
 from bot.storage.base import Storage, Tx
 from bot.storage.connection import Connection
-from bot.storage.jobs import Lease
+from bot.storage.lease import Lease
 from bot.storage.pg_dialect import postgres_ddl, translate
 from bot.storage.urls import shown
 from bot.storage.workers import worker_name

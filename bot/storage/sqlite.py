@@ -27,7 +27,7 @@ from bot.errors import StartupError
 from bot.storage.base import Storage, Tx
 from bot.storage.connection import Connection
 from bot.storage.convert import fetch_one
-from bot.storage.jobs import Lease
+from bot.storage.lease import Lease
 from bot.storage.workers import WorkerLock, worker_name
 
 log = logging.getLogger(__name__)
