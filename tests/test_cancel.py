@@ -31,7 +31,7 @@ from tests.discord_standin import (
     Recorded,
     StoredMessage,
 )
-from tests.harness import ALICE, BOB, GUILD, MOD, Harness
+from tests.harness import ALICE, BOB, CHANNEL, DISCORD_TOKEN, GUILD, MOD, Harness
 
 PRICE = Money(8_000)
 
@@ -311,6 +311,31 @@ async def test_a_job_cancelled_in_another_process_leaves_the_holders_queue_at_it
         assert (await job_row(harness, after.id)).state is JobState.RESERVED  # still waiting its turn
     finally:
         await harness.stop()
+
+
+async def test_a_waiting_job_moved_to_a_channel_message_before_its_token_expires_keeps_its_cancel_button(
+    bot_database: str, simulator: Simulator, sim_url: str
+) -> None:
+    standin = DiscordStandin(token=DISCORD_TOKEN, guilds={GUILD: [CHANNEL]}, token_lifetime=62)
+    await standin.start()
+    harness = Harness(bot_database, simulator, sim_url, standin)
+    await harness.start()
+    try:
+        simulator.add_backlog(60)  # the member's first two stay at Pixazo well past the hand-off, 2 s in
+        for n in (1, 2):
+            await imagine(harness, f"lighthouse {n}")
+        job, reply, custom_id = await waiting(harness, await imagine(harness, "the one to cancel"))
+        await harness.standin.wait_for(lambda: "updates continue in" in reply.content)
+
+        moved = standin.messages[(await job_row(harness, job.id)).delivery.channel_message_id or 0]
+        assert moved.embeds[0]["title"].startswith("Waiting for a free slot") and moved.custom_ids() == [custom_id]
+        press = await harness.standin.click(moved.id, custom_id, user=ALICE)
+        await shows_cancelled(harness, moved)
+        assert press.response_type == 6
+        assert (await job_row(harness, job.id)).state is JobState.CANCELLED
+    finally:
+        await harness.stop()
+        await standin.close()
 
 
 async def test_a_cancel_pressed_while_the_job_is_being_sent_is_too_late_and_the_job_runs_to_its_end(

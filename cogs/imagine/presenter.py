@@ -92,8 +92,9 @@ class DiscordPresenter:
     async def hand_off(self, job: Job) -> int | None:
         screen = self._screens.setdefault(job.id, Screen())
         async with screen.lock:
-            progress = screen.pending[1] if screen.pending else Progress(Stage.QUEUED)
-            render = Render(embeds=[progress_embed(job, progress)])
+            progress = screen.pending[1] if screen.pending else screen.shown or Progress(Stage.QUEUED)
+            view = self._waiting_view(job.id) if progress.stage is Stage.WAITING else None  # Cancel moves with it
+            render = Render(embeds=[progress_embed(job, progress)], view=view)
             try:
                 message = await self._post_recorded(job, render)
             except discord.HTTPException as exc:
