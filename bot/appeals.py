@@ -29,7 +29,8 @@ class Appeals:
         self._clock = clock
 
     async def ask(self, block_id: int, member_id: int) -> tuple[Appeal, Block]:
-        """Record the blocked member's appeal against a block in force, or raise why not."""
+        """Record the blocked member's appeal against a block in force (or give back the one whose card was never
+        posted, to post it now), or raise why not."""
         now = self._clock()
         async with self._storage.transaction() as tx:
             block = await tx.moderation.block(block_id)
@@ -38,8 +39,10 @@ class Appeals:
             if block.lifted_at is not None or (block.until is not None and block.until <= now):
                 raise BotError("That block has ended; you may generate images again.")
             appeal = await tx.appeals.add(block.id, block.guild_id, member_id, now)
-            if appeal is None:
-                raise BotError("You already asked for a review of this block; the moderators have it.")
+            if appeal is None:  # asked before: again only if its card never reached the moderators
+                appeal = await tx.appeals.get(block.id)
+                if appeal is None or appeal.decided_at is not None or appeal.card_message_id is not None:
+                    raise BotError("You already asked for a review of this block; the moderators have it.")
         log.info("member %s appealed block %s in server %s", member_id, block_id, block.guild_id)
         return appeal, block
 

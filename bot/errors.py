@@ -93,26 +93,30 @@ class BudgetExceededError(BotError):
 
 
 class MemberBlockedError(BotError):
-    """The member is blocked. Until they appeal the block (`appeal` None) the refusal offers them to."""
+    """The member is blocked. Where the server has a moderator channel to take it, the refusal offers them to ask
+    for a review: until they have, or again while their appeal's card never reached the moderators."""
 
-    def __init__(self, block: Block, appeal: Appeal | None = None) -> None:
+    def __init__(self, block: Block, appeal: Appeal | None = None, *, reviewable: bool = True) -> None:
         self.block = block
         self.until = block.until
         self.reason = block.reason
         self.appeal = appeal
+        unsent = appeal is not None and appeal.decided_at is None and appeal.card_message_id is None
+        self.appealable = reviewable and (appeal is None or unsent)
         when = f"until {discord_time(block.until, 'f')}" if block.until else "permanently"
         text = f"You are blocked from generating images in this server {when}."
         if appeal is None:
-            text += " You can ask the moderators for a review."
-        elif appeal.decided_at is None:
-            text += f" You asked for a review {discord_time(appeal.created_at)}; it is waiting for the moderators."
-        else:
+            text += " You can ask the moderators for a review." if reviewable else ""
+        elif appeal.decided_at is not None:
             text += f" A moderator reviewed it {discord_time(appeal.decided_at)} and kept the block."
+        elif self.appealable:
+            text += (
+                f" You asked for a review {discord_time(appeal.created_at)}, but it has not reached the moderators"
+                " yet; you can send it again."
+            )
+        else:
+            text += f" You asked for a review {discord_time(appeal.created_at)}; it is waiting for the moderators."
         super().__init__(text)
-
-    @property
-    def appealable(self) -> bool:
-        return self.appeal is None
 
 
 class ServerPausedError(BotError):

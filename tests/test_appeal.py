@@ -98,3 +98,33 @@ async def test_lifting_on_the_appeal_lets_the_member_generate_again(harness: Har
     assert card.custom_ids() == []
     await harness.reply(await harness.imagine("a cat", user=BOB))
     assert (await harness.ledger.usage(GUILD, BOB)).spent == Money(8_000)
+
+
+async def test_without_a_moderator_channel_no_review_is_offered(harness: Harness) -> None:
+    """Nobody would see the card, so the button would only promise a review that never comes."""
+    await block_bob(harness)
+    _, refusal = await refused(harness)
+    assert refusal.content.startswith("You are blocked from generating images in this server until <t:")
+    assert "review" not in refusal.content and refusal.custom_ids() == []
+
+
+async def test_an_appeal_whose_card_never_reached_the_moderators_can_be_sent_again(harness: Harness) -> None:
+    """The appeal is recorded before its card is posted: if the post fails (or the process stops in between),
+    the member's next refusal offers the button again, and the press posts the card."""
+    await set_mod_channel(harness)
+    block_id = await block_bob(harness)
+    _, first = await refused(harness)
+    harness.standin.fail("POST", rf"/channels/{MOD_CHANNEL}/messages$", 403, code=50013)
+    press = await harness.standin.click(first.id, first.custom_ids()[0], user=BOB)
+    await harness.standin.wait_for(lambda: press.response_type == 7)
+    assert await appeal_state(harness, block_id) is AppealState.OPEN and harness.standin.visible(MOD_CHANNEL) == []
+
+    _, again = await refused(harness)
+    assert again.custom_ids() == [f"review:appeal:{block_id}"]
+    assert "has not reached the moderators" in again.content
+    press = await harness.standin.click(again.id, again.custom_ids()[0], user=BOB)
+    await harness.standin.wait_for(lambda: press.response_type == 7)
+    (card,) = await cards(harness)
+    assert card.custom_ids() == [f"appeal:lift:{block_id}", f"appeal:keep:{block_id}"]
+    _, pending = await refused(harness)
+    assert "waiting for the moderators" in pending.content and pending.custom_ids() == []

@@ -48,9 +48,11 @@ async def admit(
         if allowed and request.channel_id not in allowed:
             raise ChannelNotAllowedError()
         block = await tx.moderation.active_block(request.guild_id, request.member_id, now)
+        settings = await tx.guilds.settings(request.guild_id)
         if block is not None:
-            raise MemberBlockedError(block, await tx.appeals.get(block.id))
-        if (await tx.guilds.settings(request.guild_id)).paused:
+            reviewable = settings.mod_channel_id is not None  # someone is there to see the appeal's card
+            raise MemberBlockedError(block, await tx.appeals.get(block.id), reviewable=reviewable)
+        if settings.paused:
             raise ServerPausedError()
         term = find_blocked_term(request.prompt, await tx.guilds.blocked_terms(request.guild_id))
         if term is None:

@@ -88,7 +88,7 @@ def failure_embed(job: Job, *, safety: bool) -> discord.Embed:
 def cancelled_embed(job: Job, by: int) -> discord.Embed:
     embed = discord.Embed(
         title="Cancelled before it was sent; nothing was charged",
-        description=shown_prompt(job.request.prompt),
+        description=shown_prompt(job.request.own_prompt),  # the member's words, as the other stages show them
         colour=discord.Colour.light_grey(),
     )
     if by != job.member_id:

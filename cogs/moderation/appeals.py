@@ -28,9 +28,10 @@ def appeal_embed(
     until = f"until {discord_time(block.until, 'f')}" if block.until else "permanently"
     by = "automatically" if block.moderator_id is None else f"by <@{block.moderator_id}>"
     embed.add_field(name="Block", value=f"{until}, {by}, since {discord_time(block.created_at, 'f')}")
-    embed.add_field(name="Reason", value=(block.reason or "none given")[:1024], inline=False)
+    embed.add_field(name="Reason", value=_plain(block.reason or "none given")[:1024], inline=False)
     lines = [
-        f"{discord_time(r.created_at, 'd')} · {r.source.value.replace('_', ' ')} · {r.state.value}: {r.reason[:80]}"
+        f"{discord_time(r.created_at, 'd')} · {r.source.value.replace('_', ' ')} · {r.state.value}: "
+        f"{_plain(r.reason[:80])}"
         for r in reports
     ]
     embed.add_field(name="Reports", value="\n".join(lines)[:1024] or "none", inline=False)
@@ -41,6 +42,11 @@ def appeal_embed(
     embed.add_field(name="Status", value=status, inline=False)
     embed.set_footer(text=f"Block {block.id}")
     return embed
+
+
+def _plain(text: str) -> str:
+    """Text a member or moderator wrote (a block's reason, a blocked term), shown as typed: no markdown, no mentions."""
+    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
 
 
 def appeal_card_view(appeal: Appeal) -> discord.ui.View | None:
