@@ -46,11 +46,15 @@ class Appeals:
         log.info("member %s appealed block %s in server %s", member_id, block_id, block.guild_id)
         return appeal, block
 
-    async def decide(self, block_id: int, *, lift: bool, moderator_id: int) -> AppealDecision:
-        """A moderator's decision on an appeal: lifting it lifts the member's blocks in force."""
+    async def decide(self, block_id: int, *, lift: bool, moderator_id: int, guild_id: int) -> AppealDecision:
+        """A moderator's decision, pressed in server `guild_id`, on an appeal: lifting it lifts the member's blocks
+        in force."""
         now = self._clock()
         state = AppealState.LIFTED if lift else AppealState.KEPT
         async with self._storage.transaction() as tx:
+            asked = await tx.appeals.get(block_id)
+            if asked is not None and asked.guild_id != guild_id:
+                raise NotAllowedError("That appeal is not from this server, so it cannot be decided here.")
             decided = await tx.appeals.decide(block_id, state, moderator_id, now)
             if decided is not None and lift:
                 await tx.moderation.lift_blocks(decided.guild_id, decided.member_id, moderator_id=moderator_id, now=now)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from bot.errors import NotAllowedError
 from bot.models import AppealState
 from bot.money import Money
 from bot.simulator import Endpoint
@@ -128,3 +131,16 @@ async def test_an_appeal_whose_card_never_reached_the_moderators_can_be_sent_aga
     assert card.custom_ids() == [f"appeal:lift:{block_id}", f"appeal:keep:{block_id}"]
     _, pending = await refused(harness)
     assert "waiting for the moderators" in pending.content and pending.custom_ids() == []
+
+
+async def test_a_decision_pressed_in_another_server_changes_nothing(harness: Harness) -> None:
+    """Moderating one server says nothing about another's blocks."""
+    await set_mod_channel(harness)
+    block_id = await block_bob(harness)
+    _, first = await refused(harness)
+    press = await harness.standin.click(first.id, first.custom_ids()[0], user=BOB)
+    await harness.standin.wait_for(lambda: press.response_type == 7)
+    with pytest.raises(NotAllowedError, match="not from this server"):
+        await harness.bot.appeals.decide(block_id, lift=True, moderator_id=MOD, guild_id=GUILD + 1)
+    assert await appeal_state(harness, block_id) is AppealState.OPEN
+    assert await harness.moderation.active_block(GUILD, BOB) is not None

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from bot.errors import NotAllowedError
 from bot.jobs import JobRunner
 from bot.jobs.cancel import cancel
 from bot.ledger import Ledger
@@ -269,7 +270,9 @@ async def test_a_cancel_written_first_by_another_process_stops_the_holder_from_s
 
     async with open_storage(harness.config.database_url) as elsewhere:  # another process, holding nothing
         ledger = Ledger(elsewhere, harness.ledger.defaults, harness.clock)
-        cancelled = await cancel(elsewhere, ledger, job.id, by=BOB, manages_messages=False, now=harness.clock())
+        cancelled = await cancel(
+            elsewhere, ledger, job.id, by=BOB, guild_id=GUILD, manages_messages=False, now=harness.clock()
+        )
     assert cancelled.state is JobState.CANCELLED
 
     caplog.set_level(logging.INFO, logger="bot.jobs.lifecycle")
@@ -302,7 +305,9 @@ async def test_a_job_cancelled_in_another_process_leaves_the_holders_queue_at_it
 
         async with open_storage(harness.config.database_url) as elsewhere:  # another process, holding nothing
             ledger = Ledger(elsewhere, harness.ledger.defaults, harness.clock)
-            await cancel(elsewhere, ledger, job.id, by=ALICE, manages_messages=False, now=harness.clock())
+            await cancel(
+                elsewhere, ledger, job.id, by=ALICE, guild_id=GUILD, manages_messages=False, now=harness.clock()
+            )
 
         async with asyncio.timeout(5):  # a heartbeat comes every half second here
             while runner(harness).local_position(after.id) != 1:
@@ -365,3 +370,23 @@ async def test_a_cancel_pressed_while_the_job_is_being_sent_is_too_late_and_the_
     assert prompts_submitted(harness).count("a waiting lighthouse") == 1
     assert await reservation_state(harness, job) == ReservationState.CHARGED
     assert (await harness.ledger.usage(GUILD, BOB)).spent == PRICE
+
+
+async def test_a_press_from_another_server_cannot_cancel_even_with_manage_messages_there(harness: Harness) -> None:
+    """Manage Messages is a permission in the server pressed in; it says nothing about another server's jobs."""
+    harness.simulator.add_backlog(15)
+    for n in (1, 2):
+        await imagine(harness, f"lighthouse {n}")
+    job, _, _ = await waiting(harness, await imagine(harness, "a waiting lighthouse"))
+    with pytest.raises(NotAllowedError, match="not from this server"):
+        await cancel(
+            harness.storage,
+            harness.ledger,
+            job.id,
+            by=MOD,
+            guild_id=GUILD + 1,
+            manages_messages=True,
+            now=harness.clock(),
+        )
+    assert (await job_row(harness, job.id)).state is JobState.RESERVED
+    assert await reservation_state(harness, job) == ReservationState.RESERVED

@@ -20,13 +20,18 @@ log = logging.getLogger(__name__)
 
 
 async def cancel(
-    storage: Storage, ledger: Ledger, job_id: int, *, by: int, manages_messages: bool, now: datetime
+    storage: Storage, ledger: Ledger, job_id: int, *, by: int, guild_id: int, manages_messages: bool, now: datetime
 ) -> Job:
-    """Cancel a job never sent and give back exactly its reservation; raise the `BotError` that says why not."""
+    """Cancel a job never sent and give back exactly its reservation; raise the `BotError` that says why not.
+
+    `by` pressed in server `guild_id`, where they do or do not manage messages: that says nothing of another
+    server's jobs."""
     async with storage.transaction() as tx:
         job = await tx.jobs.get(job_id)
         if job is None:
             raise BotError("That request is no longer on record, so there is nothing to cancel.")
+        if job.request.guild_id != guild_id:
+            raise NotAllowedError("That request is not from this server, so it cannot be cancelled here.")
         if by != job.member_id and not manages_messages:
             raise NotAllowedError(
                 "Only the member who asked for this image, or someone who can manage messages, can cancel it."

@@ -146,11 +146,17 @@ class JobRunner:
         self._scheduler.queue(job)
         return job
 
-    async def cancel(self, job_id: int, *, by: int, manages_messages: bool) -> Job:
+    async def cancel(self, job_id: int, *, by: int, guild_id: int, manages_messages: bool) -> Job:
         """Cancel a job not yet sent, whichever process holds it, releasing its reservation, and forget it here: the
         member's next waiting job moves up. Raises the `BotError` that says why not (see `bot.jobs.cancel`)."""
         job = await cancel(
-            self._storage, self._ledger, job_id, by=by, manages_messages=manages_messages, now=self._clock()
+            self._storage,
+            self._ledger,
+            job_id,
+            by=by,
+            guild_id=guild_id,
+            manages_messages=manages_messages,
+            now=self._clock(),
         )
         self._scheduler.drop(job.id)  # a holder elsewhere lets go when it tries to send it
         self._endings.cancelled(job)

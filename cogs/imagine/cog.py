@@ -203,7 +203,10 @@ class Imagine(commands.Cog):
     async def cancel(self, interaction: discord.Interaction[Any], job_id: int) -> Job:
         """Cancel a job not yet sent, for whoever pressed its Cancel button; its progress is shown no more."""
         job = await self.runner.cancel(
-            job_id, by=interaction.user.id, manages_messages=interaction.permissions.manage_messages
+            job_id,
+            by=interaction.user.id,
+            guild_id=guild_of(interaction),
+            manages_messages=interaction.permissions.manage_messages,
         )
         await self.presenter.stop_showing(job.id)
         return job

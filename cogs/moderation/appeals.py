@@ -10,7 +10,7 @@ import discord
 
 from bot.errors import NotAllowedError, discord_time
 from bot.models import Appeal, AppealState, Block, SafetyReport
-from cogs.checks import is_moderator
+from cogs.checks import guild_of, is_moderator
 from cogs.persistent import PersistentButton
 
 if TYPE_CHECKING:
@@ -114,7 +114,10 @@ class AppealDecisionButton(PersistentButton, template=r"appeal:(?P<decision>lift
             raise NotAllowedError("Only moderators can decide on appeals.")
         client = interaction.client
         decided = await client.appeals.decide(
-            self.block_id, lift=self.decision == "lift", moderator_id=interaction.user.id
+            self.block_id,
+            lift=self.decision == "lift",
+            moderator_id=interaction.user.id,
+            guild_id=guild_of(interaction),
         )
         appeal = decided.current
         reports, _ = await client.moderation.history(appeal.guild_id, appeal.member_id)
