@@ -315,3 +315,21 @@ def test_a_queue_shared_with_others_places_each_job_by_how_far_apart_its_neighbo
             model.queued(job, place(job, t + 0.01 * n), now=t + 0.01 * n)
     assert model.speed == pytest.approx(8.0, rel=0.15)
     assert model.expected_start(90, now=5.0) == pytest.approx(place(90, 5.0) / 8, rel=0.15)  # never polled
+
+
+def test_neighbours_seen_irregularly_apart_place_a_far_job_by_their_mean_spacing_not_the_typical_one() -> None:
+    """Seen in the replay of two processes whose jobs reach Pixazo in random turns: most of one process's
+    neighbours are one place apart and a few are many apart, so the median spacing was 1 where the mean is 2.
+    A job twenty after one seen at place 40 was placed at 60 instead of 80, the speed learnt from such places
+    was eight times too slow, and the last jobs were asked 35 s after their images existed."""
+    model = QueueModel(MIN, MAX)
+    for job in range(40):
+        model.submitted(job, now=0.0)
+    place = 30
+    for job, gap in zip(range(11), [0, 1, 1, 1, 3, 4, 1, 1, 1, 3, 4], strict=True):
+        place += gap
+        model.queued(job, place, now=0.0)  # ten pairs seen at one moment: 20 places apart over 10 jobs
+    assert model.spacing == pytest.approx(2.0)
+    model.queued(0, 18, now=1.5)  # eight places a second
+    assert model.speed == pytest.approx(8.0, rel=0.02)
+    assert model.expected_start(30, now=1.5) == pytest.approx((18 + 2 * 30) / 8, rel=0.05)

@@ -74,7 +74,7 @@ class QueueModel:
         self._started: dict[int, float] = {}  # when each job seen rendering started, as well as can be told
         self._moves: deque[tuple[float, int, float]] = deque()  # (when, places moved, over how long)
         self._renders = RenderTimes(poll_min)
-        self._spacings: deque[float] = deque(maxlen=_SPACING_SAMPLES)  # places apart per job sent between
+        self._spacings: deque[tuple[float, int]] = deque(maxlen=_SPACING_SAMPLES)  # places apart per job sent between
         self.spacing = 1.0  # places between two of this process's jobs sent one after the other
         self._probes: set[int] = set()
         self._asked: dict[int, float] = {}  # when each job's result was last asked for
@@ -287,13 +287,23 @@ class QueueModel:
             self.speed = sum(moved for _, moved, _ in self._moves) / watched
 
     def _learn_spacing(self, job_id: int, position: int, now: float) -> None:
-        """Two jobs seen at about the same moment say how many places apart jobs sent one after the other are."""
+        """Two jobs seen at about the same moment say how many places apart jobs sent one after the other are.
+
+        The spacing is places over jobs, summed over the pairs: a job many after its sighted neighbour is as far
+        as the gaps add up to, and with others' jobs falling between ours at random most gaps are one place and a
+        few are many, so a median would say one. Pairs the queue may have moved half a place between are left
+        out, as a queue moving in steps would turn the guess of that movement into a spacing of its own.
+        """
         anchor, sequence = self._anchor, self._sequence.get(job_id)
-        if anchor is None or sequence is None or sequence == anchor.sequence or now - anchor.at > _SPACING_PAIR:
+        if anchor is None or sequence is None or sequence == anchor.sequence:
             return
-        apart = position + (self.speed or 0.0) * (now - anchor.at) - anchor.position  # as at the anchor's moment
-        self._spacings.append(apart / (sequence - anchor.sequence))
-        self.spacing = max(1.0, sorted(self._spacings)[len(self._spacings) // 2])  # nothing of ours is between
+        moved = (self.speed or 0.0) * (now - anchor.at)
+        if now - anchor.at > _SPACING_PAIR or moved >= 0.5:
+            return
+        apart = round(position + moved - anchor.position)  # as at the anchor's moment: whole places
+        after = sequence - anchor.sequence
+        self._spacings.append((apart if after > 0 else -apart, abs(after)))
+        self.spacing = max(1.0, sum(a for a, _ in self._spacings) / sum(d for _, d in self._spacings))
 
     def _learn_from_overtaking(self, job_id: int, now: float) -> None:
         """A job found rendering or done where the model still had it waiting says the queue moves faster than
