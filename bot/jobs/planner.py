@@ -74,7 +74,7 @@ class QueueModel:
         self._started: dict[int, float] = {}  # when each job seen rendering started, as well as can be told
         self._moves: deque[tuple[float, int, float]] = deque()  # (when, places moved, over how long)
         self._renders = RenderTimes(poll_min)
-        self._spacings: deque[tuple[float, int]] = deque(maxlen=_SPACING_SAMPLES)  # places apart per job sent between
+        self._spacings: deque[tuple[int, int]] = deque(maxlen=_SPACING_SAMPLES)  # (places apart, jobs sent between)
         self.spacing = 1.0  # places between two of this process's jobs sent one after the other
         self._probes: set[int] = set()
         self._asked: dict[int, float] = {}  # when each job's result was last asked for
