@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 WRITE_LOCK = 0x696D_6167_696E_65  # "imagine": the advisory lock every transaction takes first
 CONNECT_TIMEOUT_SECONDS = 6.0  # a database that cannot be reached is reported within 10 s of starting
 POOL_SIZE = 4
+_BEGIN_WRITING = f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+_BEGIN_READING = "BEGIN READ ONLY"
 # A session idle inside a transaction is a process stopped in the middle of one (SIGSTOP, a hung host): the
 # server ends it, so its write lock does not hold up every other process.
 IDLE_IN_TRANSACTION_MS = 5_000
@@ -142,22 +144,22 @@ class PostgresStorage(Storage):
 
     @asynccontextmanager
     async def _connection(self, *, write: bool) -> AsyncIterator[PostgresConnection]:
-        raw, transaction = await self._begin(write=write)
+        raw = await self._begin(write=write)
         try:
             try:
                 yield PostgresConnection(raw)
             except BaseException:
                 if not raw.is_closed():
                     with contextlib.suppress(*_LOST):  # a lost connection has rolled back already
-                        await to_the_end(transaction.rollback())
+                        await to_the_end(raw.execute("ROLLBACK"))
                 raise
             # Never cut in half: a cancellation now waits for the answer, so the transaction is known to have
             # committed (the block's effects stand, and its rows, a job with its reservation, say so).
-            await to_the_end(transaction.commit())
+            await to_the_end(raw.execute("COMMIT"))
         finally:
             await to_the_end(self._pool.release(raw))
 
-    async def _begin(self, *, write: bool) -> tuple[asyncpg.Connection, Any]:
+    async def _begin(self, *, write: bool) -> asyncpg.Connection:
         """A connection in a transaction: one that holds the write lock, or a read-only one. While the database
         cannot be reached, wait for it with backoff: nothing has been done yet, so nothing is lost by waiting."""
         delay = 0.0  # a session the server ended is replaced at once; a server that is down is waited for
@@ -168,10 +170,8 @@ class PostgresStorage(Storage):
                 delay = await self._wait_for_the_database(exc, delay)
                 continue
             try:
-                transaction = raw.transaction(readonly=not write)
-                await transaction.start()
-                if write:
-                    await raw.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
+                # One trip: the transaction and, for a writer, the write lock it waits for.
+                await raw.execute(_BEGIN_WRITING if write else _BEGIN_READING)
             except (*_LOST, asyncpg.InternalClientError) as exc:
                 # The session ended under us (the server restarted, or ended it): this connection is done for.
                 raw.terminate()
@@ -184,7 +184,7 @@ class PostgresStorage(Storage):
             if not self.reachable:
                 log.warning("the database %s is reachable again", self._shown)
                 self.reachable = True
-            return raw, transaction
+            return raw
 
     async def _wait_for_the_database(self, exc: BaseException, delay: float) -> float:
         """Sleep before the next try, longer each time; the next delay."""
