@@ -19,7 +19,7 @@ from bot.errors import BotError, BudgetExceededError
 from bot.models import Forgotten, GuildUsage, Job, Reservation, ReservationState, SpendReport, Usage
 from bot.money import Money
 from bot.storage import Storage, Tx
-from bot.storage.guilds import BudgetContext
+from bot.storage.guilds import BudgetContext, budget_limits
 from bot.storage.spend import DayLimits
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ class Ledger:
         self._storage = storage
         self._defaults = defaults
         self._clock = clock
+        self._timezones: dict[int, str] = {}  # each server's time zone as last read: a guess, checked when used
 
     @property
     def price_per_image(self) -> Money:
@@ -171,19 +172,20 @@ class Ledger:
         if images < 1:
             raise ValueError("a reservation is for at least one image")
         now = self._clock()
-        context = await tx.guilds.budget_context(guild_id, member_id, role_ids)
-        tz = zone(context.settings.timezone)
-        day = local_day(now, tz).isoformat()
-        utc_day = now.astimezone(UTC).date().isoformat()
         cost = self.price_per_image * images
-        member_limit = self._member_limit(context)
-        guild_limit = _first(context.settings.guild_daily_limit, self._defaults.guild_daily_limit)
-        global_limit = self._defaults.global_daily_limit
-        reservation = await tx.spend.reserve_within(
-            DayLimits(member_limit, guild_limit, global_limit),
+        utc_day = now.astimezone(UTC).date().isoformat()
+        # First, in one statement that reads the budgets itself, on the day of the server's time zone as last
+        # seen here (most servers keep UTC); the statement refuses if the zone has changed since.
+        seen_zone = self._timezones.get(guild_id, "UTC")
+        reservation = await tx.spend.reserve_under(
+            budget_limits(
+                guild_id, member_id, role_ids, self._defaults.member_daily_limit, self._defaults.guild_daily_limit
+            ),
+            self._defaults.global_daily_limit,
+            timezone=seen_zone,
             guild_id=guild_id,
             member_id=member_id,
-            day=day,
+            day=local_day(now, zone(seen_zone)).isoformat(),
             utc_day=utc_day,
             unit_price=self.price_per_image,
             images=images,
@@ -191,6 +193,27 @@ class Ledger:
         )
         if reservation is not None:
             return reservation
+
+        context = await tx.guilds.budget_context(guild_id, member_id, role_ids)
+        self._timezones[guild_id] = context.settings.timezone
+        tz = zone(context.settings.timezone)
+        day = local_day(now, tz).isoformat()
+        member_limit = self._member_limit(context)
+        guild_limit = _first(context.settings.guild_daily_limit, self._defaults.guild_daily_limit)
+        global_limit = self._defaults.global_daily_limit
+        if context.settings.timezone != seen_zone:  # not refused: asked on the wrong day; ask on the right one
+            reservation = await tx.spend.reserve_within(
+                DayLimits(member_limit, guild_limit, global_limit),
+                guild_id=guild_id,
+                member_id=member_id,
+                day=day,
+                utc_day=utc_day,
+                unit_price=self.price_per_image,
+                images=images,
+                now=now,
+            )
+            if reservation is not None:
+                return reservation
 
         # Refused: say by which budget, in the order members meet them.
         totals = await tx.spend.day_totals(guild_id, member_id, day, utc_day)

@@ -241,6 +241,20 @@ async def test_the_day_rolls_over_at_midnight_in_auckland(ledger: Ledger, storag
     await ledger.reserve(guild_id=GUILD, member_id=ALICE, role_ids=[], images=1)
 
 
+async def test_a_reservation_after_the_time_zone_changed_counts_on_the_new_zones_day(
+    ledger: Ledger, storage: Storage, clock: Clock
+) -> None:
+    """The ledger reckons the day in the zone it saw last; a zone changed since (by any process) still wins."""
+    clock.now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)  # 01:00 on the 27th in Auckland
+    days = [(await ledger.reserve(guild_id=GUILD, member_id=ALICE, role_ids=[], images=1)).day]
+    for timezone in ("Pacific/Auckland", "UTC"):
+        async with storage.transaction() as tx:
+            await tx.guilds.update_settings(GUILD, clock(), timezone=timezone)
+        days += [(await ledger.reserve(guild_id=GUILD, member_id=ALICE, role_ids=[], images=1)).day for _ in range(2)]
+    assert days == ["2026-11-26", "2026-11-27", "2026-11-27", "2026-11-26", "2026-11-26"]
+    assert (await ledger.usage(GUILD, ALICE)).reserved == PRICE * 3
+
+
 async def test_the_day_that_daylight_saving_ends_is_twenty_five_hours_long(
     ledger: Ledger, storage: Storage, clock: Clock
 ) -> None:

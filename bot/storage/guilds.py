@@ -30,6 +30,32 @@ class BudgetContext:
     role_override: Money | None  # the most generous of their roles' limits, if any is set
 
 
+def budget_limits(
+    guild_id: int, member_id: int, role_ids: Sequence[int], member_default: Money, guild_default: Money | None
+) -> tuple[str, list[object]]:
+    """A one-row query, and its parameters, of the server's time zone (`timezone`) and the member's and the
+    server's daily limits (`member_limit`, `guild_limit`, NULL for none), in the order `Ledger` gives them: the
+    member's own override, else their most generous role's, else the server's, else the operator's default.
+    For a statement that checks the budgets in the same step as it reads them."""
+    roles = list(dict.fromkeys(role_ids))
+    role_limit = (
+        "(SELECT MAX(daily_limit) FROM budget_overrides "
+        f"WHERE guild_id = ? AND kind = 'role' AND target_id IN ({', '.join('?' for _ in roles)}))"
+        if roles
+        else "NULL"
+    )
+    sql = (
+        "SELECT COALESCE(s.timezone, 'UTC') AS timezone, COALESCE("
+        "(SELECT daily_limit FROM budget_overrides WHERE guild_id = ? AND kind = 'member' AND target_id = ?), "
+        f"{role_limit}, s.member_daily_limit, CAST(? AS BIGINT)) AS member_limit, "
+        "COALESCE(s.guild_daily_limit, CAST(? AS BIGINT)) AS guild_limit "
+        "FROM (SELECT CAST(? AS BIGINT) AS guild_id) AS g LEFT JOIN guild_settings AS s ON s.guild_id = g.guild_id"
+    )
+    params: list[object] = [guild_id, member_id, *((guild_id, *roles) if roles else ())]
+    params += [member_default.micros, None if guild_default is None else guild_default.micros, guild_id]
+    return sql, params
+
+
 class GuildsTable:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn

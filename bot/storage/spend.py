@@ -120,6 +120,44 @@ class SpendTable:
         )
         return None if row is None else _reservation(row)
 
+    async def reserve_under(
+        self,
+        budgets: tuple[str, list[object]],
+        overall: Money | None,
+        *,
+        timezone: str,
+        guild_id: int,
+        member_id: int,
+        day: str,
+        utc_day: str,
+        unit_price: Money,
+        images: int,
+        now: datetime,
+    ) -> Reservation | None:
+        """`reserve_within`, with the member's and the server's limits read by the same statement (`budgets`,
+        from `guilds.budget_limits`), and only while the server's time zone is still `timezone`, the one `day`
+        was reckoned in. None when a budget refuses or the zone is another: read the budgets and ask again."""
+        cost = (unit_price * images).micros
+        limits_sql, limits_params = budgets
+        checks = [
+            "b.timezone = ?",
+            f"COALESCE((SELECT reserved + charged FROM daily_totals WHERE {_MEMBER_DAY}), 0) + ? <= b.member_limit",
+            "(b.guild_limit IS NULL OR "
+            f"COALESCE((SELECT reserved + charged FROM daily_totals WHERE {_GUILD_DAY}), 0) + ? <= b.guild_limit)",
+        ]
+        params: list[object] = [timezone, guild_id, member_id, day, cost, guild_id, day, cost]
+        if overall is not None:
+            checks.append(f"COALESCE((SELECT reserved + charged FROM daily_totals WHERE {_GLOBAL_DAY}), 0) + ? <= ?")
+            params += [utc_day, cost, overall.micros]
+        row = await fetch_one(
+            self._conn,
+            "INSERT INTO reservations (guild_id, member_id, day, utc_day, unit_price, images, state, created_at) "
+            f"SELECT CAST(? AS BIGINT), CAST(? AS BIGINT), ?, ?, CAST(? AS BIGINT), CAST(? AS BIGINT), 'reserved', ? "
+            f"FROM ({limits_sql}) AS b WHERE {' AND '.join(checks)} RETURNING {_RESERVATION_COLUMNS}",
+            (guild_id, member_id, day, utc_day, unit_price.micros, images, to_db(now), *limits_params, *params),
+        )
+        return None if row is None else _reservation(row)
+
     async def settle(self, reservation_id: int, *, charge_images: int, now: datetime) -> Reservation | None:
         """Turn a reservation into a charge for `charge_images` images (0 releases it).
 
