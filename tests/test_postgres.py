@@ -10,13 +10,17 @@ import re
 import sys
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
 import pytest
 
-from bot.errors import StartupError
+from bot.errors import MemberBlockedError, StartupError
+from bot.jobs import admit
+from bot.ledger import BudgetDefaults, Ledger
+from bot.models import Delivery, JobOrigin, JobRequest
+from bot.moderation import Moderation
 from bot.money import Money
 from bot.simulator import BASE_PATH, Simulator, SimulatorSettings
 from bot.storage import Storage, open_storage
@@ -194,6 +198,44 @@ async def test_a_read_does_not_wait_for_the_write_lock_and_cannot_write(postgres
                 await tx.set_state("seen", "written while reading")
         async with storage.reading() as tx:
             assert await tx.get_state("seen") == "not yet committed"
+
+
+async def test_a_member_refused_for_a_block_does_not_wait_for_the_write_lock(postgres_url: str) -> None:
+    """In the two-process benchmark every /imagine read its channel rules, block, settings and blocked terms
+    while holding the deployment's write lock, so 200 at once queued for each other's reads: what may refuse
+    a member is read without it."""
+    async with open_storage(postgres_url) as storage, open_storage(postgres_url) as other:
+        ledger = Ledger(storage, BudgetDefaults(Money(8_000), Money(80_000)), lambda: NOW)
+        moderation = Moderation(storage, lambda: NOW, auto_block_after=3)
+        async with storage.transaction() as tx:
+            await tx.moderation.add_block(1, 7, until=NOW + timedelta(hours=1), reason="spam", moderator_id=9, now=NOW)
+        writing, release = asyncio.Event(), asyncio.Event()
+
+        async def hold_the_lock() -> None:
+            async with other.transaction() as tx:
+                await tx.set_state("busy", "yes")
+                writing.set()
+                await release.wait()
+
+        holder = asyncio.create_task(hold_the_lock())
+        await writing.wait()
+        try:
+            async with asyncio.timeout(2):
+                with pytest.raises(MemberBlockedError):
+                    request = JobRequest(1, 5, 7, "a fox", "square", "square_1_1")
+                    await admit(
+                        storage,
+                        ledger,
+                        moderation,
+                        request,
+                        Delivery(),
+                        queue_limit=5,
+                        now=NOW,
+                        origin=JobOrigin.DISCORD,
+                    )
+        finally:
+            release.set()
+            await holder
 
 
 # --- the database going away while the bot runs ---------------------------------------------------------
