@@ -18,7 +18,9 @@ done and teaches nothing about the queue. So every eighth job sent is a watcher:
 before it should start (the time the queue takes to move four places) it is asked every few places' worth
 of movement, so one watcher or another is always near the front, keeping the speed and the latest sighting
 fresh for everyone behind at the cost of two or three calls a watcher. A watcher that comes late finds the
-queue further on than thought, and the speed is corrected by it. And a plan made
+queue further on than thought, and the speed is corrected by it. Watchers trust the speed to say when they
+near the front, so the first waiting job is also asked whenever the queue has gone unseen for a few seconds
+(`_until_stale`): a speed learnt too slow cannot then put every call after its job's start. And a plan made
 long in advance is looked at again (for free, no call) at half its wait, so a job placed by an early,
 rougher model is asked when the newer one says, not when the old one did.
 
@@ -50,6 +52,7 @@ _GOLDEN = 0.6180339887  # spreads the jobs' untaught gaps evenly over 0.5..1.5 t
 _WATCH_EVERY = 8  # every this many jobs sent, one watches the front of the queue
 _WATCH_PLACES = 4.0  # a watcher watches over this many places, asked each time the queue should move them
 _LOOK_AGAIN = 1.0  # seconds: a plan longer than this is looked at again at half its wait
+_FRESH = 3.0  # seconds: while jobs wait, the queue is seen at least this often, by the first of them
 _SPACING_SAMPLES = 31  # the spacing is the median of this many recent pairs of sightings
 _SPACING_PAIR = 0.1  # seconds: two sightings this close together see the queue in one state
 
@@ -103,6 +106,8 @@ class QueueModel:
         The plan may have been made when the model knew nothing: if it has learnt enough since to say the
         job is not done yet, the call would teach nothing, and the job waits for its new moment instead.
         """
+        if not rendering and self._until_stale(job_id, now) == 0.0:
+            return True
         if not rendering and self._watching(job_id, now):
             return now - self._asked.get(job_id, -math.inf) >= self._watch_gap() - _MARGIN
         if not rendering and self._sampling(job_id, now):
@@ -179,6 +184,8 @@ class QueueModel:
             wanted = min(wanted, to_watch or self._watch_gap())
         elif not rendering and self._sampling(job_id, now):
             wanted = min(wanted, self._untaught_wait(job_id, now))
+        if not rendering and (to_stale := self._until_stale(job_id, now)) is not None:
+            wanted = min(wanted, to_stale)
         return min(self.poll_max, max(self.poll_min, wanted))
 
     def next_look(self, job_id: int, now: float, *, rendering: bool = False) -> float:
@@ -187,7 +194,8 @@ class QueueModel:
         A look costs no call: `worth_asking` then says whether the moment has come by what is known by then.
         """
         wait = self.next_poll(job_id, now, rendering=rendering)
-        return wait if wait <= _LOOK_AGAIN else max(_LOOK_AGAIN, wait / 2)
+        look = wait if wait <= _LOOK_AGAIN else max(_LOOK_AGAIN, wait / 2)
+        return look if rendering else min(look, _FRESH)  # a waiting job may become the first, see `_until_stale`
 
     def _until_watching(self, job_id: int, now: float) -> float | None:
         """Seconds until a watching job's stretch begins (0: it has), or None for a job that does not watch.
@@ -208,6 +216,25 @@ class QueueModel:
         if to_start is None or not self.speed:
             return 0.0 if probe else None
         return max(0.0, to_start - _WATCH_PLACES / self.speed)
+
+    def _until_stale(self, job_id: int, now: float) -> float | None:
+        """Seconds until the latest sighting of the queue is too old (0: it is), for the first of this process's
+        jobs still thought waiting; None for the others.
+
+        Every plan comes from the model, and only sightings mend it. A speed learnt too slow (the first polls
+        all landing between two steps of the queue) has every job asked when it should start by that speed,
+        which is after it has started, or ended: seen rendering or done, none is a sighting, and the model
+        never learns better. So the first waiting job is asked whenever the queue has gone unseen for a few
+        seconds: one call a few seconds at most for the whole process, and its place then corrects the speed.
+        """
+        if self._anchor is None or job_id in self._started:
+            return None
+        until = self._anchor.at + _FRESH - now
+        if until > self.poll_max:
+            return None
+        sequence = self._sequence.get(job_id)
+        first = min((s for j, s in self._sequence.items() if j not in self._started), default=None)
+        return max(0.0, until) if sequence is not None and sequence == first else None
 
     def _sampling(self, job_id: int, now: float) -> bool:
         """Whether a probe far from the front samples the queue at the untaught gaps, not at the minimum:
