@@ -20,7 +20,6 @@ from bot.models import Forgotten, GuildUsage, Job, Reservation, ReservationState
 from bot.money import Money
 from bot.storage import Storage, Tx
 from bot.storage.guilds import BudgetContext, budget_limits
-from bot.storage.spend import DayLimits
 
 log = logging.getLogger(__name__)
 UTC_ZONE = ZoneInfo("UTC")
@@ -177,43 +176,22 @@ class Ledger:
         # First, in one statement that reads the budgets itself, on the day of the server's time zone as last
         # seen here (most servers keep UTC); the statement refuses if the zone has changed since.
         seen_zone = self._timezones.get(guild_id, "UTC")
-        reservation = await tx.spend.reserve_under(
-            budget_limits(
-                guild_id, member_id, role_ids, self._defaults.member_daily_limit, self._defaults.guild_daily_limit
-            ),
-            self._defaults.global_daily_limit,
-            timezone=seen_zone,
-            guild_id=guild_id,
-            member_id=member_id,
-            day=local_day(now, zone(seen_zone)).isoformat(),
-            utc_day=utc_day,
-            unit_price=self.price_per_image,
-            images=images,
-            now=now,
-        )
+        reservation = await self._reserve_on_zones_day(tx, seen_zone, guild_id, member_id, role_ids, images, now)
         if reservation is not None:
             return reservation
 
         context = await tx.guilds.budget_context(guild_id, member_id, role_ids)
         self._timezones[guild_id] = context.settings.timezone
+        if context.settings.timezone != seen_zone:  # not refused: asked on the wrong day; ask on the right one
+            zone_now = context.settings.timezone
+            reservation = await self._reserve_on_zones_day(tx, zone_now, guild_id, member_id, role_ids, images, now)
+            if reservation is not None:
+                return reservation
         tz = zone(context.settings.timezone)
         day = local_day(now, tz).isoformat()
         member_limit = self._member_limit(context)
         guild_limit = _first(context.settings.guild_daily_limit, self._defaults.guild_daily_limit)
         global_limit = self._defaults.global_daily_limit
-        if context.settings.timezone != seen_zone:  # not refused: asked on the wrong day; ask on the right one
-            reservation = await tx.spend.reserve_within(
-                DayLimits(member_limit, guild_limit, global_limit),
-                guild_id=guild_id,
-                member_id=member_id,
-                day=day,
-                utc_day=utc_day,
-                unit_price=self.price_per_image,
-                images=images,
-                now=now,
-            )
-            if reservation is not None:
-                return reservation
 
         # Refused: say by which budget, in the order members meet them.
         totals = await tx.spend.day_totals(guild_id, member_id, day, utc_day)
@@ -224,6 +202,26 @@ class Ledger:
         assert global_limit is not None, "a reservation refused with no budget over its limit"
         log.warning("the global daily budget refused %s for server %s", cost, guild_id)
         raise BudgetExceededError("operator", totals.overall.used, global_limit, cost, next_midnight(now, UTC_ZONE))
+
+    async def _reserve_on_zones_day(
+        self, tx: Tx, zone_name: str, guild_id: int, member_id: int, role_ids: Sequence[int], images: int, now: datetime
+    ) -> Reservation | None:
+        """Reserve on the day of `zone_name` if the budgets, read by the same statement, leave room and the
+        server's time zone is still that one; None if not."""
+        return await tx.spend.reserve_under(
+            budget_limits(
+                guild_id, member_id, role_ids, self._defaults.member_daily_limit, self._defaults.guild_daily_limit
+            ),
+            self._defaults.global_daily_limit,
+            timezone=zone_name,
+            guild_id=guild_id,
+            member_id=member_id,
+            day=local_day(now, zone(zone_name)).isoformat(),
+            utc_day=now.astimezone(UTC).date().isoformat(),
+            unit_price=self.price_per_image,
+            images=images,
+            now=now,
+        )
 
     def _member_limit(self, context: BudgetContext) -> Money:
         """The member's own override, else their most generous role's, else the server's, else the operator's."""

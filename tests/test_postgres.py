@@ -5,6 +5,7 @@ test_leases.py and test_storage.py, run on both.)"""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import sys
@@ -177,22 +178,9 @@ async def test_a_read_does_not_wait_for_the_write_lock_and_cannot_write(postgres
     async with open_storage(postgres_url) as storage, open_storage(postgres_url) as other:
         async with storage.transaction() as tx:
             await tx.set_state("seen", "committed")
-        writing, release = asyncio.Event(), asyncio.Event()
-
-        async def hold_the_lock() -> None:
-            async with other.transaction() as tx:
-                await tx.set_state("seen", "not yet committed")
-                writing.set()
-                await release.wait()
-
-        holder = asyncio.create_task(hold_the_lock())
-        await writing.wait()
-        try:
-            async with asyncio.timeout(2), storage.reading() as tx:
-                assert await tx.get_state("seen") == "committed"
-        finally:
-            release.set()
-            await holder
+        lock = holding_the_write_lock(other, "seen", "not yet committed")
+        async with lock, asyncio.timeout(2), storage.reading() as tx:
+            assert await tx.get_state("seen") == "committed"
         with pytest.raises(asyncpg.ReadOnlySQLTransactionError):
             async with storage.reading() as tx:
                 await tx.set_state("seen", "written while reading")
@@ -209,33 +197,33 @@ async def test_a_member_refused_for_a_block_does_not_wait_for_the_write_lock(pos
         moderation = Moderation(storage, lambda: NOW, auto_block_after=3)
         async with storage.transaction() as tx:
             await tx.moderation.add_block(1, 7, until=NOW + timedelta(hours=1), reason="spam", moderator_id=9, now=NOW)
-        writing, release = asyncio.Event(), asyncio.Event()
+        async with holding_the_write_lock(other, "busy", "yes"), asyncio.timeout(2):
+            with pytest.raises(MemberBlockedError):
+                request = JobRequest(1, 5, 7, "a fox", "square", "square_1_1")
+                await admit(
+                    storage, ledger, moderation, request, Delivery(), queue_limit=5, now=NOW, origin=JobOrigin.DISCORD
+                )
 
-        async def hold_the_lock() -> None:
-            async with other.transaction() as tx:
-                await tx.set_state("busy", "yes")
-                writing.set()
-                await release.wait()
 
-        holder = asyncio.create_task(hold_the_lock())
-        await writing.wait()
-        try:
-            async with asyncio.timeout(2):
-                with pytest.raises(MemberBlockedError):
-                    request = JobRequest(1, 5, 7, "a fox", "square", "square_1_1")
-                    await admit(
-                        storage,
-                        ledger,
-                        moderation,
-                        request,
-                        Delivery(),
-                        queue_limit=5,
-                        now=NOW,
-                        origin=JobOrigin.DISCORD,
-                    )
-        finally:
-            release.set()
-            await holder
+@contextlib.asynccontextmanager
+async def holding_the_write_lock(storage: Storage, key: str, value: str) -> AsyncIterator[None]:
+    """While the block runs, `storage` holds the deployment's write lock in a transaction that has written
+    `key` = `value` and not committed it; it commits when the block ends."""
+    writing, release = asyncio.Event(), asyncio.Event()
+
+    async def hold_the_lock() -> None:
+        async with storage.transaction() as tx:
+            await tx.set_state(key, value)
+            writing.set()
+            await release.wait()
+
+    holder = asyncio.create_task(hold_the_lock())
+    await writing.wait()
+    try:
+        yield
+    finally:
+        release.set()
+        await holder
 
 
 # --- the database going away while the bot runs ---------------------------------------------------------

@@ -30,6 +30,16 @@ class BudgetContext:
     role_override: Money | None  # the most generous of their roles' limits, if any is set
 
 
+def _role_limit(guild_id: int, role_ids: Sequence[int]) -> tuple[str, list[object]]:
+    """A subquery, and its parameters, of the most generous daily limit among the member's roles (NULL: none)."""
+    roles = list(dict.fromkeys(role_ids))
+    if not roles:
+        return "NULL", []
+    marks = ", ".join("?" for _ in roles)
+    where = f"guild_id = ? AND kind = 'role' AND target_id IN ({marks})"
+    return f"(SELECT MAX(daily_limit) FROM budget_overrides WHERE {where})", [guild_id, *roles]
+
+
 def budget_limits(
     guild_id: int, member_id: int, role_ids: Sequence[int], member_default: Money, guild_default: Money | None
 ) -> tuple[str, list[object]]:
@@ -37,13 +47,7 @@ def budget_limits(
     server's daily limits (`member_limit`, `guild_limit`, NULL for none), in the order `Ledger` gives them: the
     member's own override, else their most generous role's, else the server's, else the operator's default.
     For a statement that checks the budgets in the same step as it reads them."""
-    roles = list(dict.fromkeys(role_ids))
-    role_limit = (
-        "(SELECT MAX(daily_limit) FROM budget_overrides "
-        f"WHERE guild_id = ? AND kind = 'role' AND target_id IN ({', '.join('?' for _ in roles)}))"
-        if roles
-        else "NULL"
-    )
+    role_limit, role_params = _role_limit(guild_id, role_ids)
     sql = (
         "SELECT COALESCE(s.timezone, 'UTC') AS timezone, COALESCE("
         "(SELECT daily_limit FROM budget_overrides WHERE guild_id = ? AND kind = 'member' AND target_id = ?), "
@@ -51,7 +55,7 @@ def budget_limits(
         "COALESCE(s.guild_daily_limit, CAST(? AS BIGINT)) AS guild_limit "
         "FROM (SELECT CAST(? AS BIGINT) AS guild_id) AS g LEFT JOIN guild_settings AS s ON s.guild_id = g.guild_id"
     )
-    params: list[object] = [guild_id, member_id, *((guild_id, *roles) if roles else ())]
+    params: list[object] = [guild_id, member_id, *role_params]
     params += [member_default.micros, None if guild_default is None else guild_default.micros, guild_id]
     return sql, params
 
@@ -68,13 +72,7 @@ class GuildsTable:
 
     async def budget_context(self, guild_id: int, member_id: int, role_ids: Sequence[int]) -> BudgetContext:
         """Everything a budget check reads before the day's totals, in one trip to the database."""
-        roles = list(dict.fromkeys(role_ids))
-        role_limit = (
-            "(SELECT MAX(daily_limit) FROM budget_overrides "
-            f"WHERE guild_id = ? AND kind = 'role' AND target_id IN ({', '.join('?' for _ in roles)}))"
-            if roles
-            else "NULL"
-        )
+        role_limit, role_params = _role_limit(guild_id, role_ids)
         settings_columns = ", ".join(f"s.{column}" for column in _SETTINGS_COLUMNS)
         row = await fetch_one(
             self._conn,
@@ -82,7 +80,7 @@ class GuildsTable:
             "(SELECT daily_limit FROM budget_overrides WHERE guild_id = ? AND kind = 'member' AND target_id = ?) "
             f"AS member_override, {role_limit} AS role_override "
             "FROM (SELECT CAST(? AS BIGINT) AS guild_id) AS g LEFT JOIN guild_settings AS s ON s.guild_id = g.guild_id",
-            (guild_id, member_id, *((guild_id, *roles) if roles else ()), guild_id),
+            (guild_id, member_id, *role_params, guild_id),
         )
         assert row is not None
         known = row["timezone"] is not None  # timezone is NOT NULL in a stored row

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -110,15 +111,8 @@ class SpendTable:
             if limit is not None:
                 checks.append(f"COALESCE((SELECT reserved + charged FROM daily_totals WHERE {where}), 0) + ? <= ?")
                 params += [*keys, cost, limit.micros]
-        row = await fetch_one(
-            self._conn,
-            "INSERT INTO reservations (guild_id, member_id, day, utc_day, unit_price, images, state, created_at) "
-            # Typed, as a SELECT's own columns are not typed by the INSERT's (PostgreSQL would read text).
-            f"SELECT CAST(? AS BIGINT), CAST(? AS BIGINT), ?, ?, CAST(? AS BIGINT), CAST(? AS BIGINT), 'reserved', ? "
-            f"{'WHERE ' + ' AND '.join(checks) + ' ' if checks else ''}RETURNING {_RESERVATION_COLUMNS}",
-            (guild_id, member_id, day, utc_day, unit_price.micros, images, to_db(now), *params),
-        )
-        return None if row is None else _reservation(row)
+        row_values = (guild_id, member_id, day, utc_day, unit_price.micros, images, to_db(now))
+        return await self._insert_if(row_values, "", checks, params)
 
     async def reserve_under(
         self,
@@ -149,12 +143,21 @@ class SpendTable:
         if overall is not None:
             checks.append(f"COALESCE((SELECT reserved + charged FROM daily_totals WHERE {_GLOBAL_DAY}), 0) + ? <= ?")
             params += [utc_day, cost, overall.micros]
+        row_values = (guild_id, member_id, day, utc_day, unit_price.micros, images, to_db(now), *limits_params)
+        return await self._insert_if(row_values, f"FROM ({limits_sql}) AS b ", checks, params)
+
+    async def _insert_if(
+        self, row_values: Sequence[object], source: str, checks: Sequence[str], params: Sequence[object]
+    ) -> Reservation | None:
+        """Insert a reservation of `row_values` (then `source`'s parameters) if every check holds, in one statement."""
+        where = f"WHERE {' AND '.join(checks)} " if checks else ""
         row = await fetch_one(
             self._conn,
             "INSERT INTO reservations (guild_id, member_id, day, utc_day, unit_price, images, state, created_at) "
+            # Typed, as a SELECT's own columns are not typed by the INSERT's (PostgreSQL would read text).
             f"SELECT CAST(? AS BIGINT), CAST(? AS BIGINT), ?, ?, CAST(? AS BIGINT), CAST(? AS BIGINT), 'reserved', ? "
-            f"FROM ({limits_sql}) AS b WHERE {' AND '.join(checks)} RETURNING {_RESERVATION_COLUMNS}",
-            (guild_id, member_id, day, utc_day, unit_price.micros, images, to_db(now), *limits_params, *params),
+            f"{source}{where}RETURNING {_RESERVATION_COLUMNS}",
+            (*row_values, *params),
         )
         return None if row is None else _reservation(row)
 
