@@ -20,7 +20,7 @@ import pytest
 from bot.errors import MemberBlockedError, StartupError
 from bot.jobs import admit
 from bot.ledger import BudgetDefaults, Ledger
-from bot.models import Delivery, JobOrigin, JobRequest
+from bot.models import Delivery, JobOrigin, JobRequest, JobState
 from bot.moderation import Moderation
 from bot.money import Money
 from bot.simulator import BASE_PATH, Simulator, SimulatorSettings
@@ -29,7 +29,7 @@ from bot.storage.migrations import MIGRATIONS
 from tests.conftest import TEST_KEY, Serve
 from tests.databases import PostgresServer, postgres_database, postgres_server_url, with_database
 from tests.discord_standin import DiscordStandin
-from tests.harness import DISCORD_TOKEN, GUILD
+from tests.harness import DISCORD_TOKEN, GUILD, Harness
 from tests.test_first_hour import assert_one_line, quiet_env
 from tests.test_operations import base_env, free_port, run_bot
 
@@ -203,6 +203,34 @@ async def test_a_member_refused_for_a_block_does_not_wait_for_the_write_lock(pos
                 await admit(
                     storage, ledger, moderation, request, Delivery(), queue_limit=5, now=NOW, origin=JobOrigin.DISCORD
                 )
+
+
+async def test_an_image_is_posted_while_another_process_holds_the_write_lock(
+    postgres_url: str, serve: Serve, standin: DiscordStandin
+) -> None:
+    """In the two-process benchmark an image that Pixazo had finished waited for the write lock, behind the
+    other process's /imagine bursts, before its job could be marked as being delivered: a held job's moves
+    are single conditional statements and do not queue for it."""
+    simulator = Simulator(SimulatorSettings(api_key=TEST_KEY, render_seconds=1.5, webhooks=False))
+    harness = Harness(postgres_url, simulator, await serve(simulator.app) + BASE_PATH, standin)
+    await harness.start()
+    try:
+        interaction = await harness.imagine("a fox in the snow")
+        job = await harness.job_of(interaction)
+        async with asyncio.timeout(10):
+            while job.state not in (JobState.QUEUED, JobState.RUNNING):  # at Pixazo, and seen there
+                await asyncio.sleep(0.05)
+                job = await harness.job_of(interaction)
+        async with open_storage(postgres_url) as other, holding_the_write_lock(other, "busy", "yes"):
+
+            def posted() -> bool:
+                message = standin.original(interaction)
+                return message is not None and bool(message.files)
+
+            await harness.standin.wait_for(posted, 3.5)  # before the server ends the idle holder, at 5 s
+        assert (await harness.final(job.id)).state is JobState.DELIVERED
+    finally:
+        await harness.stop()
 
 
 @contextlib.asynccontextmanager

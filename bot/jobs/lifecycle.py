@@ -315,8 +315,8 @@ class Lifecycle:
         return moved
 
     async def _move(self, job: Job, state: JobState, **fields: object) -> Job:
-        """Write a transition before acting on it."""
-        async with self._storage.transaction() as tx:
+        """Write a transition before acting on it (one statement, conditional on the lease and the state)."""
+        async with self._storage.autocommit() as tx:
             moved = await tx.jobs.update(job.id, self._clock(), only_from=[job.state], state=state, **fields)
         if moved is None:
             raise RuntimeError(f"job {job.id} left {job.state} behind the runner's back")

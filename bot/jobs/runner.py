@@ -199,12 +199,12 @@ class JobRunner:
 
     async def remember_interaction(self, pending: PendingInteraction) -> None:
         """Record an interaction being acknowledged, so a restart can answer it if it never gets a job."""
-        async with self._storage.transaction() as tx:
+        async with self._storage.autocommit() as tx:
             await tx.interactions.remember(pending)
 
     async def forget_interaction(self, interaction_id: int) -> None:
         """The interaction was answered (refused, or its deferral failed): a restart owes it nothing."""
-        async with self._storage.transaction() as tx:
+        async with self._storage.autocommit() as tx:
             await tx.interactions.forget(interaction_id)
 
     async def close(self) -> None:
@@ -282,7 +282,7 @@ class JobRunner:
     async def _hand_off(self, job_id: int) -> None:
         """Move a job's progress to a channel message before its interaction token expires, wherever it is."""
         self._hand_offs.pop(job_id, None)
-        async with self._storage.transaction() as tx:
+        async with self._storage.reading() as tx:
             job = await tx.jobs.get(job_id)
         if job is None or job.state.final or job.delivery.channel_message_id or job.delivery.interaction_token is None:
             return
@@ -291,7 +291,7 @@ class JobRunner:
         except DeliveryError as exc:
             log.warning("job %s: progress could not move to a channel message: %s", job.id, exc)
             return
-        async with self._storage.transaction() as tx:  # the sink recorded the message already; this keeps in step
+        async with self._storage.autocommit() as tx:  # the sink recorded the message already; this keeps in step
             await tx.jobs.update(job.id, self._clock(), interaction_token=None, channel_message_id=message_id)
         log.info("job %s: handed off from the interaction token to message %s", job.id, message_id)
 

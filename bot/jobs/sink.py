@@ -62,5 +62,5 @@ class JobMessages:
             return await tx.jobs.holds(job_id)
 
     async def record(self, job_id: int, message_id: int) -> None:
-        async with self._storage.transaction() as tx:
+        async with self._storage.autocommit() as tx:
             await tx.jobs.update(job_id, self._clock(), channel_message_id=message_id)

@@ -121,6 +121,15 @@ class Storage(ABC):
         For what a decision reads and then writes on, use `transaction()`."""
         return self.transaction()
 
+    def autocommit(self) -> AbstractAsyncContextManager[Tx]:
+        """Writes that each commit as they run, for a statement whose WHERE is its whole decision and which
+        changes only its own rows: a held job's move (conditional on its lease and state), its message id, an
+        interaction this process acknowledged. On a database server such a write does not queue for the
+        deployment's write lock: its row locks order it with every other write to those rows, and a row that
+        another transaction changed meanwhile is checked again, newest version, against the WHERE. Nothing
+        that reads one row and writes another belongs here. On SQLite it is `transaction()`."""
+        return self.transaction()
+
     @abstractmethod
     async def close(self) -> None: ...
 

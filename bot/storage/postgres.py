@@ -4,7 +4,8 @@
   write lock (an advisory lock held until it commits), so the transactions of every process are serialised
   exactly as SQLite's ``BEGIN IMMEDIATE`` serialises them: a budget check and its reservation, a claim and
   its leases, are one step for the whole deployment. A read-only transaction (`reading()`) takes no lock:
-  it sees what was committed, and never queues behind another process's writes.
+  it sees what was committed, and never queues behind another process's writes. Nor does a write of one
+  conditional statement on its own rows (`autocommit()`: a held job's move), which row locks order.
 - The tables write SQLite's dialect (`bot.storage.connection`); `translate` (`bot.storage.pg_dialect`) turns it
   into PostgreSQL's.
   Migrations are the same numbered list with their DDL translated (`postgres_ddl`); the level is kept in
@@ -87,6 +88,23 @@ class PostgresConnection:
         return list(await self._raw.fetch(translate(sql), *params))
 
 
+class _AutocommitConnection(PostgresConnection):
+    """Each statement is its own transaction. A cancelled caller still waits for the answer, so the statement is
+    never cut off in flight: it committed or it did not, and the rows say which."""
+
+    async def execute(self, sql: str, params: Iterable[Any] = ()) -> _Status:
+        return await to_the_end(super().execute(sql, params))
+
+    async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> Any | None:
+        return await to_the_end(super().fetch_one(sql, params))
+
+    async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        raise TypeError("several rows in autocommit would commit some of them: use transaction()")
+
+    async def fetch_all(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        return await to_the_end(super().fetch_all(sql, params))
+
+
 class PostgresStorage(Storage):
     def __init__(self, pool: asyncpg.Pool, url: str, lease: Lease) -> None:
         super().__init__(lease)
@@ -137,6 +155,14 @@ class PostgresStorage(Storage):
         async with self._connection(write=False) as conn:
             yield Tx(conn, self._lease, _prove_gone)
 
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[Tx]:
+        raw = await self._begin(None)
+        try:
+            yield Tx(_AutocommitConnection(raw), self._lease, _prove_gone)
+        finally:
+            await to_the_end(self._pool.release(raw))
+
     def locked_connection(self) -> contextlib.AbstractAsyncContextManager[PostgresConnection]:
         """A transaction holding the deployment's write lock, on a connection of the pool: `transaction()`
         without the tables, for this package's own statements (migrations, a copy)."""
@@ -144,7 +170,7 @@ class PostgresStorage(Storage):
 
     @asynccontextmanager
     async def _connection(self, *, write: bool) -> AsyncIterator[PostgresConnection]:
-        raw = await self._begin(write=write)
+        raw = await self._begin(_BEGIN_WRITING if write else _BEGIN_READING)
         try:
             try:
                 yield PostgresConnection(raw)
@@ -159,9 +185,10 @@ class PostgresStorage(Storage):
         finally:
             await to_the_end(self._pool.release(raw))
 
-    async def _begin(self, *, write: bool) -> asyncpg.Connection:
-        """A connection in a transaction: one that holds the write lock, or a read-only one. While the database
-        cannot be reached, wait for it with backoff: nothing has been done yet, so nothing is lost by waiting."""
+    async def _begin(self, begin: str | None) -> asyncpg.Connection:
+        """A connection in the transaction `begin` starts (one that holds the write lock, or a read-only one),
+        or in none. While the database cannot be reached, wait for it with backoff: nothing has been done yet,
+        so nothing is lost by waiting."""
         delay = 0.0  # a session the server ended is replaced at once; a server that is down is waited for
         while True:
             try:
@@ -170,8 +197,10 @@ class PostgresStorage(Storage):
                 delay = await self._wait_for_the_database(exc, delay)
                 continue
             try:
-                # One trip: the transaction and, for a writer, the write lock it waits for.
-                await raw.execute(_BEGIN_WRITING if write else _BEGIN_READING)
+                # One trip: the transaction and, for a writer, the write lock it waits for. With none (autocommit),
+                # a session the pool knew to be closed has been replaced; the first statement starts at once.
+                if begin is not None:
+                    await raw.execute(begin)
             except (*_LOST, asyncpg.InternalClientError) as exc:
                 # The session ended under us (the server restarted, or ended it): this connection is done for.
                 raw.terminate()
