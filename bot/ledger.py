@@ -76,7 +76,18 @@ class Ledger:
         Checks, in order: the member's budget, the server's, the operator's. Pass `tx` to make it part of a
         larger transaction.
         """
+        if images < 1:
+            raise ValueError("a reservation is for at least one image")
         if tx is None:
+            # Most reservations are granted by the one statement that checks the budgets: on a database server
+            # it runs there under the write lock, in one trip. A refusal is looked into in a transaction.
+            seen_zone = self._timezones.get(guild_id, "UTC")
+            async with self._storage.locked_statement() as quick:
+                reservation = await self._reserve_on_zones_day(
+                    quick, seen_zone, guild_id, member_id, role_ids, images, self._clock()
+                )
+            if reservation is not None:
+                return reservation
             async with self._storage.transaction() as own:
                 return await self._reserve(own, guild_id, member_id, role_ids, images)
         return await self._reserve(tx, guild_id, member_id, role_ids, images)
@@ -168,8 +179,6 @@ class Ledger:
     async def _reserve(
         self, tx: Tx, guild_id: int, member_id: int, role_ids: Sequence[int], images: int
     ) -> Reservation:
-        if images < 1:
-            raise ValueError("a reservation is for at least one image")
         now = self._clock()
         cost = self.price_per_image * images
         utc_day = now.astimezone(UTC).date().isoformat()

@@ -17,7 +17,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from bot.errors import MemberBlockedError, StartupError
+from bot.errors import BudgetExceededError, MemberBlockedError, StartupError
 from bot.jobs import admit
 from bot.ledger import BudgetDefaults, Ledger
 from bot.models import Delivery, JobOrigin, JobRequest, JobState
@@ -231,6 +231,48 @@ async def test_an_image_is_posted_while_another_process_holds_the_write_lock(
         assert (await harness.final(job.id)).state is JobState.DELIVERED
     finally:
         await harness.stop()
+
+
+async def test_a_reservation_waits_on_the_server_for_the_write_lock_and_counts_what_its_holder_reserved(
+    postgres_url: str,
+) -> None:
+    """A reservation is one trip: the server takes the write lock, then reads the day's totals afresh, so a
+    reservation another process committed while this one waited counts against the budget."""
+    defaults = BudgetDefaults(Money(8_000), Money(8_000))  # one image a day for each member
+    async with open_storage(postgres_url) as storage, open_storage(postgres_url) as other:
+        ledger, rival = Ledger(storage, defaults, lambda: NOW), Ledger(other, defaults, lambda: NOW)
+        await ledger.reserve(guild_id=1, member_id=6, role_ids=[], images=1)  # its routine is made by now
+        reserved, release = asyncio.Event(), asyncio.Event()
+
+        async def reserve_and_hold_the_lock() -> None:
+            async with other.transaction() as tx:
+                await rival.reserve(guild_id=1, member_id=7, role_ids=[], images=1, tx=tx)
+                reserved.set()
+                await release.wait()
+
+        holder = asyncio.create_task(reserve_and_hold_the_lock())
+        await reserved.wait()
+        asking = asyncio.create_task(ledger.reserve(guild_id=1, member_id=7, role_ids=[], images=1))
+        async with asyncio.timeout(5):
+            while not await waiting_for_the_write_lock(postgres_url):
+                await asyncio.sleep(0.02)
+        release.set()
+        await holder
+        with pytest.raises(BudgetExceededError) as refused:
+            await asking
+        assert refused.value.scope == "member"
+        async with storage.reading() as tx:
+            totals = await tx.spend.day_totals(1, 7, NOW.date().isoformat(), NOW.date().isoformat())
+        assert totals.member.reserved == Money(8_000)
+
+
+async def waiting_for_the_write_lock(url: str) -> bool:
+    """Whether some session waits for an advisory lock (the deployment's write lock) on the server."""
+    admin = await asyncpg.connect(url)
+    try:
+        return bool(await admin.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"))
+    finally:
+        await admin.close()
 
 
 @contextlib.asynccontextmanager

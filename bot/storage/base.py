@@ -130,6 +130,13 @@ class Storage(ABC):
         that reads one row and writes another belongs here. On SQLite it is `transaction()`."""
         return self.transaction()
 
+    def locked_statement(self) -> AbstractAsyncContextManager[Tx]:
+        """A write transaction of one statement that returns rows and decides as it writes (an INSERT … SELECT
+        whose WHERE checks the budgets). On a database server it is one trip: the server takes the write lock,
+        runs the statement and commits, and no round trip happens while the lock is held. A second statement in
+        the block raises. On SQLite it is `transaction()`."""
+        return self.transaction()
+
     @abstractmethod
     async def close(self) -> None: ...
 

@@ -37,6 +37,7 @@ from bot.storage.base import Storage, Tx
 from bot.storage.connection import Connection
 from bot.storage.lease import Lease
 from bot.storage.pg_dialect import postgres_ddl, translate
+from bot.storage.pg_routines import LockedStatements
 from bot.storage.urls import shown
 from bot.storage.workers import worker_name
 
@@ -105,11 +106,36 @@ class _AutocommitConnection(PostgresConnection):
         return await to_the_end(super().fetch_all(sql, params))
 
 
+class _LockedStatementConnection(PostgresConnection):
+    """One statement, run by `LockedStatements` as a routine under the write lock."""
+
+    def __init__(self, raw: asyncpg.Connection, statements: LockedStatements) -> None:
+        super().__init__(raw)
+        self._statements: LockedStatements | None = statements
+
+    async def fetch_all(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        if self._statements is None:
+            raise RuntimeError("a locked statement is one statement: use transaction() for more")
+        statements, self._statements = self._statements, None
+        return await statements.run(self._raw, sql, params)
+
+    async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> Any | None:
+        rows = await self.fetch_all(sql, params)
+        return rows[0] if rows else None
+
+    async def execute(self, sql: str, params: Iterable[Any] = ()) -> _Status:
+        raise TypeError("a locked statement returns rows (RETURNING): use transaction() for others")
+
+    async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        raise TypeError("a locked statement is one statement: use transaction() for more")
+
+
 class PostgresStorage(Storage):
     def __init__(self, pool: asyncpg.Pool, url: str, lease: Lease) -> None:
         super().__init__(lease)
         self._pool = pool
         self._shown = shown(url)
+        self._locked_statements = LockedStatements(WRITE_LOCK)
 
     def __repr__(self) -> str:
         return f"PostgresStorage(url={self._shown!r}, worker={self.worker_name!r})"
@@ -160,6 +186,14 @@ class PostgresStorage(Storage):
         raw = await self._begin(None)
         try:
             yield Tx(_AutocommitConnection(raw), self._lease, _prove_gone)
+        finally:
+            await to_the_end(self._pool.release(raw))
+
+    @asynccontextmanager
+    async def locked_statement(self) -> AsyncIterator[Tx]:
+        raw = await self._begin(None)
+        try:
+            yield Tx(_LockedStatementConnection(raw, self._locked_statements), self._lease, _prove_gone)
         finally:
             await to_the_end(self._pool.release(raw))
 
