@@ -48,7 +48,7 @@ class Load:
     processes: int = 1
     interleave: str = "alternate"
     poll_min: float = 0.5
-    poll_max: float = 5.0
+    poll_max: float = 30.0  # the bot's own default (POLL_MAX_SECONDS), as imagine_bench runs it
 
 
 @dataclass(slots=True)

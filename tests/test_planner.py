@@ -355,3 +355,18 @@ def test_a_speed_learnt_too_slow_is_mended_by_the_first_waiting_job_asked_once_t
     model.queued(6, 36, now=103.0)
     assert model.speed == pytest.approx(8.0)
     assert model.next_poll(7, now=103.0) == pytest.approx(37 / 8 + 1.0, abs=0.5)
+
+
+def test_a_job_due_to_have_started_is_not_placed_later_by_each_newer_sighting_of_another() -> None:
+    """Seen in the benchmark of two processes: each look placed a job afresh from the latest sighting of
+    another job, a few places either way, so a job that should have started was thought to have started a
+    moment ago at every look; it was never worth asking, and was first asked 5 s after its images existed."""
+    model = learned(speed=8.0, render=1.0)
+    for job in range(200, 212):
+        model.submitted(job, now=99.0)
+    model.queued(200, 20, now=99.0)
+    model.queued(200, 12, now=100.0)  # 8 places a second: job 210, ten after, is at 22 and due to start at 102.75
+    render = model.render or 0.0
+    assert model.expected_end(210, now=103.0) == pytest.approx(102.75 + render)
+    model.queued(211, 1, now=103.0)  # placed by this one it is at 0 now, as if it had only just started
+    assert model.expected_end(210, now=103.0) == pytest.approx(102.75 + render)

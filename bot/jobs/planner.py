@@ -75,6 +75,7 @@ class QueueModel:
         self._own: dict[int, _Sighting] = {}  # each job's last place, as its own poll saw it
         self._anchor: _Sighting | None = None  # the latest place any job was seen at
         self._started: dict[int, float] = {}  # when each job seen rendering started, as well as can be told
+        self._due: dict[int, float] = {}  # the earliest moment each job was expected to have started by
         self._moves: deque[tuple[float, int, float]] = deque()  # (when, places moved, over how long)
         self._renders = RenderTimes(poll_min)
         self._spacings: deque[tuple[int, int]] = deque(maxlen=_SPACING_SAMPLES)  # (places apart, jobs sent between)
@@ -142,6 +143,7 @@ class QueueModel:
                 self._learn_speed(place - position, now - seen.at, now)
         sighting = _Sighting(now, position, self._sequence.get(job_id, -1))
         self._own[job_id] = sighting
+        self._due.pop(job_id, None)  # seen waiting: what it was due by is wrong
         if sighting.sequence >= 0:
             self._anchor = sighting
 
@@ -160,7 +162,7 @@ class QueueModel:
         self.forget(job_id)
 
     def forget(self, job_id: int) -> None:
-        for table in (self._sequence, self._sent, self._own, self._started, self._asked):
+        for table in (self._sequence, self._sent, self._own, self._started, self._asked, self._due):
             table.pop(job_id, None)
         self._probes.discard(job_id)
         self._renders.forget(job_id)
@@ -268,6 +270,10 @@ class QueueModel:
             return None
         # In the past once its place is < 0. A job another process sent has no send time here to bound it.
         started = max(self._sent.get(job_id, -math.inf), now + position / self.speed)
+        if started <= now:
+            # Once due, its start never moves later: each newer sighting of another job places it afresh, a few
+            # places either way, and a start placed "a moment ago" at every look would never come to be asked.
+            started = self._due[job_id] = min(started, self._due.get(job_id, math.inf))
         return started + render
 
     def expected_start(self, job_id: int, now: float) -> float | None:
