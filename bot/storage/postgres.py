@@ -23,10 +23,8 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import asyncpg
@@ -36,7 +34,8 @@ from bot.errors import StartupError
 from bot.storage.base import Storage, Tx
 from bot.storage.connection import Connection
 from bot.storage.lease import Lease
-from bot.storage.pg_dialect import postgres_ddl, translate
+from bot.storage.pg_connection import AutocommitConnection, LockedStatementConnection, PostgresConnection
+from bot.storage.pg_dialect import postgres_ddl
 from bot.storage.pg_routines import LockedStatements
 from bot.storage.urls import shown
 from bot.storage.workers import worker_name
@@ -61,73 +60,6 @@ _LOST = (
     asyncpg.CrashShutdownError,
     asyncpg.CannotConnectNowError,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class _Status:
-    rowcount: int
-
-
-class PostgresConnection:
-    row_lock = "FOR UPDATE SKIP LOCKED"  # claimers skip the rows another is taking instead of waiting on them
-
-    def __init__(self, raw: asyncpg.Connection) -> None:
-        self._raw = raw
-
-    async def execute(self, sql: str, params: Iterable[Any] = ()) -> _Status:
-        status: str = await self._raw.execute(translate(sql), *params)
-        last = status.rsplit(" ", 1)[-1]
-        return _Status(int(last) if last.isdigit() else 0)
-
-    async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> Any | None:
-        return await self._raw.fetchrow(translate(sql), *params)
-
-    async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        await self._raw.executemany(translate(sql), rows)
-
-    async def fetch_all(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
-        return list(await self._raw.fetch(translate(sql), *params))
-
-
-class _AutocommitConnection(PostgresConnection):
-    """Each statement is its own transaction. A cancelled caller still waits for the answer, so the statement is
-    never cut off in flight: it committed or it did not, and the rows say which."""
-
-    async def execute(self, sql: str, params: Iterable[Any] = ()) -> _Status:
-        return await to_the_end(super().execute(sql, params))
-
-    async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> Any | None:
-        return await to_the_end(super().fetch_one(sql, params))
-
-    async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        raise TypeError("several rows in autocommit would commit some of them: use transaction()")
-
-    async def fetch_all(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
-        return await to_the_end(super().fetch_all(sql, params))
-
-
-class _LockedStatementConnection(PostgresConnection):
-    """One statement, run by `LockedStatements` as a routine under the write lock."""
-
-    def __init__(self, raw: asyncpg.Connection, statements: LockedStatements) -> None:
-        super().__init__(raw)
-        self._statements: LockedStatements | None = statements
-
-    async def fetch_all(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
-        if self._statements is None:
-            raise RuntimeError("a locked statement is one statement: use transaction() for more")
-        statements, self._statements = self._statements, None
-        return await statements.run(self._raw, sql, params)
-
-    async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> Any | None:
-        rows = await self.fetch_all(sql, params)
-        return rows[0] if rows else None
-
-    async def execute(self, sql: str, params: Iterable[Any] = ()) -> _Status:
-        raise TypeError("a locked statement returns rows (RETURNING): use transaction() for others")
-
-    async def execute_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        raise TypeError("a locked statement is one statement: use transaction() for more")
 
 
 class PostgresStorage(Storage):
@@ -181,19 +113,18 @@ class PostgresStorage(Storage):
         async with self._connection(write=False) as conn:
             yield Tx(conn, self._lease, _prove_gone)
 
-    @asynccontextmanager
-    async def autocommit(self) -> AsyncIterator[Tx]:
-        raw = await self._begin(None)
-        try:
-            yield Tx(_AutocommitConnection(raw), self._lease, _prove_gone)
-        finally:
-            await to_the_end(self._pool.release(raw))
+    def autocommit(self) -> contextlib.AbstractAsyncContextManager[Tx]:
+        return self._outside_a_transaction(AutocommitConnection)
+
+    def locked_statement(self) -> contextlib.AbstractAsyncContextManager[Tx]:
+        return self._outside_a_transaction(lambda raw: LockedStatementConnection(raw, self._locked_statements))
 
     @asynccontextmanager
-    async def locked_statement(self) -> AsyncIterator[Tx]:
+    async def _outside_a_transaction(self, wrap: Callable[[asyncpg.Connection], Connection]) -> AsyncIterator[Tx]:
+        """The tables on a connection of the pool that begins no transaction: `wrap` says how its statements run."""
         raw = await self._begin(None)
         try:
-            yield Tx(_LockedStatementConnection(raw, self._locked_statements), self._lease, _prove_gone)
+            yield Tx(wrap(raw), self._lease, _prove_gone)
         finally:
             await to_the_end(self._pool.release(raw))
 

@@ -19,7 +19,8 @@ from typing import Any
 from bot.errors import StartupError
 from bot.money import Money
 from bot.storage import open_sqlite, open_storage
-from bot.storage.postgres import PostgresConnection, PostgresStorage
+from bot.storage.pg_connection import PostgresConnection
+from bot.storage.postgres import PostgresStorage
 from bot.storage.sqlite import SqliteStorage
 from bot.storage.urls import is_postgres_url
 
