@@ -24,7 +24,9 @@ near the front, so the first waiting job is also asked whenever the queue has go
 long in advance is looked at again (for free, no call) at half its wait, so a job placed by an early,
 rougher model is asked when the newer one says, not when the old one did.
 
-How long a render takes is `RenderTimes`' part (bot/jobs/renders.py).
+How long a render takes is `RenderTimes`' part (bot/jobs/renders.py). A queue whose renderers all finish
+together moves in steps, not along a line: `QueueSteps` (bot/jobs/steps.py) learns when they come, and places
+a job by them while they foretell the polls clearly better than the speed does.
 
 While the speed is known but not yet trusted (seen over less than a few seconds), a probe far from the front
 samples the queue at the spread untaught gaps rather than the minimum: asking it every few hundred
@@ -38,6 +40,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from bot.jobs.renders import RenderTimes
+from bot.jobs.steps import QueueSteps
 
 _SPEED_WINDOW = 15.0  # seconds: the queue's speed is what the polls saw it move over about this long
 _SPEED_EVIDENCE = 1.0  # seconds of watching, summed over jobs, before a speed is believed
@@ -78,6 +81,7 @@ class QueueModel:
         self._due: dict[int, float] = {}  # the earliest moment each job was expected to have started by
         self._moves: deque[tuple[float, int, float]] = deque()  # (when, places moved, over how long)
         self._renders = RenderTimes(poll_min)
+        self._steps = QueueSteps()
         self._spacings: deque[tuple[int, int]] = deque(maxlen=_SPACING_SAMPLES)  # (places apart, jobs sent between)
         self.spacing = 1.0  # places between two of this process's jobs sent one after the other
         self._probes: set[int] = set()
@@ -139,6 +143,9 @@ class QueueModel:
         self._learn_spacing(job_id, position, now)
         if (last := self._reference(job_id)) is not None:
             seen, place = last
+            # A place put by the spacing is a guess where other jobs fall between ours: the steps need true ones.
+            if seen is self._own.get(job_id) or self.spacing == 1.0:
+                self._steps.seen(place, seen.at, position, now, self.speed)
             if now > seen.at and position <= place:
                 self._learn_speed(place - position, now - seen.at, now)
         sighting = _Sighting(now, position, self._sequence.get(job_id, -1))
@@ -265,11 +272,11 @@ class QueueModel:
             return self._started[job_id] + render
         if rendering:
             return None  # rendering since before this process saw it (another process sent it): no telling
-        position = self._position(job_id, now)
-        if position is None or not self.speed:
+        until = self._until_start(job_id, now)
+        if until is None:
             return None
         # In the past once its place is < 0. A job another process sent has no send time here to bound it.
-        started = max(self._sent.get(job_id, -math.inf), now + position / self.speed)
+        started = max(self._sent.get(job_id, -math.inf), now + until)
         if started <= now:
             # Once due, its start never moves later: each newer sighting of another job places it afresh, a few
             # places either way, and a start placed "a moment ago" at every look would never come to be asked.
@@ -278,17 +285,18 @@ class QueueModel:
 
     def expected_start(self, job_id: int, now: float) -> float | None:
         """Seconds until the job should start rendering (0 if it should have), if the model can tell."""
-        position = self._position(job_id, now)
-        if position is None or not self.speed:
-            return None
-        return max(0.0, position / self.speed)
+        until = self._until_start(job_id, now)
+        return None if until is None else max(0.0, until)
 
-    def _position(self, job_id: int, now: float) -> float | None:
-        """The job's place now, from the latest sighting that can place it."""
-        if (last := self._reference(job_id)) is None:
+    def _until_start(self, job_id: int, now: float) -> float | None:
+        """Seconds until the job should start rendering (< 0: since it should have), from the latest sighting that
+        places it: by the queue's steps while they foretell it better, else by its speed; None if it cannot tell."""
+        if (last := self._reference(job_id)) is None or not self.speed:
             return None
         seen, place = last
-        return place - (self.speed or 0.0) * (now - seen.at)
+        if self._steps.used:
+            return self._steps.start(place, seen.at) - now
+        return (place - self.speed * (now - seen.at)) / self.speed
 
     def _reference(self, job_id: int) -> tuple[_Sighting, int] | None:
         """The latest sighting that places the job, and its place then: its own, or any job's if that is newer
@@ -349,7 +357,8 @@ class QueueModel:
         if (last := self._reference(job_id)) is None:
             return
         seen, place = last
-        if now > seen.at and place - (self.speed or 0.0) * (now - seen.at) > 0:
+        until = self._until_start(job_id, now)
+        if now > seen.at and (place > 0 if until is None else until > 0):
             self._learn_speed(place, now - seen.at, now)
 
     def _start_estimate(self, job_id: int, now: float) -> float | None:
@@ -365,7 +374,7 @@ class QueueModel:
         if now - earliest <= 2 * self.poll_min:
             self._renders.started_between(job_id, earliest, now)
             return earliest  # closely bracketed: the earliest it can have started, as the render errs long
-        position = self._position(job_id, now)
-        if position is None or not self.speed:
+        until = self._until_start(job_id, now)
+        if until is None:
             return (earliest + now) / 2
-        return min(now, max(earliest, now + position / self.speed))  # a negative place: it started that long ago
+        return min(now, max(earliest, now + until))  # a negative place: it started that long ago

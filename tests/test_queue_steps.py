@@ -1,0 +1,101 @@
+"""A queue that moves in steps: learnt from the polls, and used only while it foretells the queue better."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+
+import pytest
+
+from bot.jobs.planner import QueueModel
+from bot.jobs.steps import QueueSteps
+
+MIN, MAX = 0.5, 30.0
+
+
+def stepping(phase: float, period: float = 1.0, size: int = 8) -> Callable[[float], int]:
+    """How many places a queue that moves `size` at once every `period` (at `phase`) has moved by `t`."""
+    return lambda t: size * (math.floor((t - phase) / period) + 1)
+
+
+def staggered(renderers: int = 8, period: float = 1.0) -> Callable[[float], int]:
+    """How many places a queue whose renderers finish one at a time, evenly spread, has moved by `t`."""
+    return lambda t: sum(math.floor((t - period * r / renderers) / period) + 1 for r in range(renderers))
+
+
+def watch(steps: QueueSteps, moved: Callable[[float], int], *, speed: float, until: float, seed: int = 1) -> float:
+    """Sightings of one job at random moments a fraction of a period apart, as a chain of polls sees them."""
+    rng, now, index = random.Random(seed), 0.5, 10_000
+    while now < until:
+        later = now + rng.uniform(0.05, 0.6)
+        steps.seen(index - moved(now), now, index - moved(later), later, speed)
+        now = later
+    return now
+
+
+@pytest.mark.parametrize("phase", [0.1, 0.45, 0.9])
+def test_a_queue_moving_in_steps_is_foretold_to_the_step(phase: float) -> None:
+    steps = QueueSteps()
+    now = watch(steps, stepping(phase), speed=8.6, until=20.0)  # the speed errs, as a line through steps does
+    assert steps.used
+    assert steps.size == 8
+    assert steps.period == pytest.approx(1.0, abs=0.03)
+    next_step = phase + math.floor(now - phase) + 1
+    for place in range(1, 9):  # the whole next step starts together: a line would spread it over a render
+        assert next_step - 0.05 <= steps.start(place, now) <= next_step + 0.1
+    assert next_step + 2 - 0.05 <= steps.start(17, now) <= next_step + 2 + 0.1
+
+
+def test_a_period_far_from_its_first_guess_is_found() -> None:
+    steps = QueueSteps()
+    watch(steps, stepping(0.3), speed=14.0, until=40.0)  # first guess 8 / 14 = 0.57 s, the truth 1.0 s
+    assert steps.used
+    assert steps.period == pytest.approx(1.0, abs=0.03)
+
+
+def test_a_queue_whose_renderers_finish_at_their_own_moments_keeps_the_straight_line() -> None:
+    steps = QueueSteps()
+    watch(steps, staggered(), speed=8.0, until=30.0)
+    assert not steps.used
+
+
+def test_the_last_job_of_a_step_is_asked_when_the_step_has_rendered_not_most_of_a_render_later() -> None:
+    """Seen in the backlog bench: the 160 jobs queued at once kept the 8 renderers in step, so the queue moved
+    8 places every second. A straight line put the last job of a step nearly a second after it started, and a
+    job asked once, when the line said it was done, was asked that much after its images existed."""
+    model, moved = learned_render(1.0), stepping(0.3)
+    jobs = range(1000, 1400)
+    for job in jobs:  # one process: every place between two of its jobs is one of its own
+        model.submitted(job, now=99.0)
+
+    def place(job: int, now: float) -> int:
+        return job - 999 - (moved(now) - moved(99.0))
+
+    rng, now = random.Random(2), 99.5
+    while now < 130.2:
+        first = next(job for job in jobs if place(job, now) >= 1)
+        job = first + rng.randrange(16)
+        model.asked(job, now)
+        model.queued(job, place(job, now), now)
+        now = min(130.2, now + rng.uniform(0.05, 0.6))
+    last_of_the_next_step = next(job for job in jobs if place(job, now) == 8)
+    model.queued(last_of_the_next_step, 8, now)  # a tenth before the step at 130.3: a line says 8 / 8 s away
+    render = model.render or 0.0
+    end = model.expected_end(last_of_the_next_step, now)
+    assert end is not None
+    assert 130.3 + render - 0.05 <= end <= 130.3 + render + 0.1
+
+
+def learned_render(render: float) -> QueueModel:
+    """A model that has watched a few renders of `render` seconds closely, start to end, long ago."""
+    model = QueueModel(MIN, MAX)
+    for job in range(1, 5):
+        start = 10.0 * job
+        model.submitted(job, now=start - MIN / 2)
+        t = start
+        while t < start + render:
+            model.rendering(job, now=t)
+            t += MIN / 10
+        model.done(job, now=t)
+    return model
