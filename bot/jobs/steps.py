@@ -87,9 +87,10 @@ class QueueSteps:
         assert best is not None
         _, _, row = best
         if min(row, len(_PERIODS) - 1 - row) < _EDGE:  # the period lies beyond the ones tried: try around it
-            self._guess *= _PERIODS[row]
+            self.period = self._guess = self._guess * _PERIODS[row]
             self._against = [[0.0] * _BINS for _ in _PERIODS]
-            self._evidence = 0
+            self._evidence = 0  # not used again until sightings have ruled out phases at the new periods
+            return
         self.period = period = self._guess * _PERIODS[row]
         against = self._against[row]
         least = min(against)
