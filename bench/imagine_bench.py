@@ -455,6 +455,12 @@ def runs_asked(args: argparse.Namespace) -> list[RunSpec]:
 
 
 async def run_all(load: Load, specs: list[RunSpec]) -> None:
+    # A SIGTERM (or SIGINT) cancels the runs, so each stops its bots on the way out: killed outright, the bench
+    # left them running, and a later run shared the machine with a bot whose stand-ins had gone.
+    main = asyncio.current_task()
+    assert main is not None
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(stop, main.cancel)
     for spec in specs:
         started = time.monotonic()
         result = await run(load, spec)
@@ -487,7 +493,10 @@ def main() -> None:
     load = Load(
         args.members, args.concurrency, args.render_seconds, args.timeout, args.backend, args.url, args.processes
     )
-    asyncio.run(run_all(load, runs_asked(args)))
+    try:
+        asyncio.run(run_all(load, runs_asked(args)))
+    except asyncio.CancelledError:
+        sys.exit("imagine_bench: stopped, and its bots with it")
 
 
 if __name__ == "__main__":
