@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.jobs.planner import QueueModel
-
-MIN, MAX = 0.5, 30.0
+from tests.planner_models import MAX, MIN, watch_renders
 
 
 def learned(speed: float, render: float) -> QueueModel:
@@ -15,15 +14,7 @@ def learned(speed: float, render: float) -> QueueModel:
     model.submitted(1, now=0.0)
     model.queued(1, 40, now=0.0)
     model.queued(1, 40 - int(speed * 5), now=5.0)
-    for job in range(2, 6):  # renders watched closely, start to end
-        start = 10.0 * job
-        model.submitted(job, now=start - MIN / 2)
-        t = start
-        while t < start + render:
-            model.rendering(job, now=t)
-            t += MIN / 10
-        model.done(job, now=t)
-    return model
+    return watch_renders(model, render)
 
 
 def test_until_the_queue_has_been_seen_to_move_it_polls_at_the_minimum() -> None:

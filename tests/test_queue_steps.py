@@ -10,8 +10,7 @@ import pytest
 
 from bot.jobs.planner import QueueModel
 from bot.jobs.steps import QueueSteps
-
-MIN, MAX = 0.5, 30.0
+from tests.planner_models import MAX, MIN, watch_renders
 
 
 def stepping(phase: float, period: float = 1.0, size: int = 8) -> Callable[[float], int]:
@@ -64,7 +63,7 @@ def test_the_last_job_of_a_step_is_asked_when_the_step_has_rendered_not_most_of_
     """Seen in the backlog bench: the 160 jobs queued at once kept the 8 renderers in step, so the queue moved
     8 places every second. A straight line put the last job of a step nearly a second after it started, and a
     job asked once, when the line said it was done, was asked that much after its images existed."""
-    model, moved = learned_render(1.0), stepping(0.3)
+    model, moved = watch_renders(QueueModel(MIN, MAX), 1.0), stepping(0.3)
     jobs = range(1000, 1400)
     for job in jobs:  # one process: every place between two of its jobs is one of its own
         model.submitted(job, now=99.0)
@@ -85,17 +84,3 @@ def test_the_last_job_of_a_step_is_asked_when_the_step_has_rendered_not_most_of_
     end = model.expected_end(last_of_the_next_step, now)
     assert end is not None
     assert 130.3 + render - 0.05 <= end <= 130.3 + render + 0.1
-
-
-def learned_render(render: float) -> QueueModel:
-    """A model that has watched a few renders of `render` seconds closely, start to end, long ago."""
-    model = QueueModel(MIN, MAX)
-    for job in range(1, 5):
-        start = 10.0 * job
-        model.submitted(job, now=start - MIN / 2)
-        t = start
-        while t < start + render:
-            model.rendering(job, now=t)
-            t += MIN / 10
-        model.done(job, now=t)
-    return model
