@@ -7,7 +7,9 @@
 machine's load. This replays only `QueueModel`, as `Lifecycle._poll` drives it (a look at `next_look`, a
 result call when `worth_asking` says so, `queued`/`rendering`/`done` with what the call saw), against the
 simulator's own queue (`--concurrency` renderers of `--render-seconds` each, `--backlog` other customers'
-jobs ahead, the members' submits spread over `--spread` seconds). No clock is real, so a run of 200 jobs
+jobs ahead, the members' submits spread over `--spread` seconds; each result call takes 4 ms plus a random
+`--jitter`, 10 ms on average as in imagine_bench, and its answer tells the queue at a random moment within
+it). No clock is real, so a run of 200 jobs
 takes a tenth of a second and the same seed gives the same figures: a planner change can be judged over
 many seeds at once, before the bench confirms it.
 
@@ -35,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.jobs.planner import QueueModel
 
-ROUND_TRIP = 0.004  # seconds a result call takes; the answer is what the queue was halfway through it
+ROUND_TRIP = 0.004  # seconds a result call takes at least; the answer is what the queue was at some moment in it
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,7 @@ class Load:
     interleave: str = "alternate"
     poll_min: float = 0.5
     poll_max: float = 30.0  # the bot's own default (POLL_MAX_SECONDS), as imagine_bench runs it
+    jitter: float = 0.01  # mean seconds a call takes beyond ROUND_TRIP (imagine_bench's backlog run: p50 9 ms)
 
 
 @dataclass(slots=True)
@@ -103,7 +106,8 @@ def replay(load: Load, seed: int) -> tuple[list[float], float]:
             model.asked(job, now)
             calls += 1
             index, start = placed[job]
-            seen, now = now + ROUND_TRIP / 2, now + ROUND_TRIP
+            asked, took = now, ROUND_TRIP + (rng.expovariate(1 / load.jitter) if load.jitter else 0.0)
+            seen, now = now + rng.random() * took, now + took
             if seen >= start + load.render_seconds:
                 model.done(job, now)
                 lags.append(now - start - load.render_seconds)
@@ -112,7 +116,7 @@ def replay(load: Load, seed: int) -> tuple[list[float], float]:
                 rendering.add(job)
                 model.rendering(job, now)
             else:
-                model.queued(job, queue.position(index, seen), now)
+                model.queued(job, queue.position(index, seen), now, asked=asked)
         wait = max(0.001, model.next_look(job, now, rendering=job in rendering))
         heapq.heappush(events, (now + wait, next(order), job))
     return lags, calls / load.members
@@ -151,6 +155,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--interleave", choices=["alternate", "random"], default="alternate")
     parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--jitter", type=float, default=Load.jitter, help="mean seconds a call takes beyond 4 ms")
     args = parser.parse_args()
     load = Load(
         args.members,
@@ -160,6 +165,7 @@ def main() -> None:
         args.spread,
         args.processes,
         args.interleave,
+        jitter=args.jitter,
     )
     print(json.dumps(figures(load, args.seeds)))
 

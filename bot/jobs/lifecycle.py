@@ -225,18 +225,19 @@ class Lifecycle:
                 if status.state in (UpstreamState.COMPLETED, UpstreamState.FAILED):
                     self._model.done(job.id, now)
                     return job, status
-                job = await self._seen(job, status, now)
+                job = await self._seen(job, status, asked_at, now)
                 wait = self._plan(job, now, asked_at)
         finally:
             self.in_flight -= 1
 
-    async def _seen(self, job: Job, status: UpstreamStatus, now: float) -> Job:
-        """Record where Pixazo says the job is, learn from it, and show it if it moved."""
+    async def _seen(self, job: Job, status: UpstreamStatus, asked: float, now: float) -> Job:
+        """Record where Pixazo says the job is (by a call sent at `asked`, answered `now`), learn from it, and show
+        it if it moved."""
         rendering = status.state is UpstreamState.RUNNING
         if rendering:
             self._model.rendering(job.id, now)
         elif status.queue_position is not None:
-            self._model.queued(job.id, status.queue_position, now)
+            self._model.queued(job.id, status.queue_position, now, asked=asked)
         state = JobState.RUNNING if rendering else JobState.QUEUED
         if state is job.state and status.queue_position == job.queue_position:
             return job

@@ -62,9 +62,10 @@ _SPACING_PAIR = 0.1  # seconds: two sightings this close together see the queue 
 
 @dataclass(frozen=True, slots=True)
 class _Sighting:
-    at: float
+    at: float  # when the answer came
     position: int
     sequence: int
+    asked: float  # when the call was sent: the answer tells the queue at some moment between the two
 
 
 class QueueModel:
@@ -139,16 +140,18 @@ class QueueModel:
         gap = min(_UNTAUGHT_GAP, self.poll_max) * (0.5 + (job_id * _GOLDEN) % 1.0)
         return last + gap - now
 
-    def queued(self, job_id: int, position: int, now: float) -> None:
+    def queued(self, job_id: int, position: int, now: float, *, asked: float | None = None) -> None:
+        """The job seen waiting at `position` by a call answered `now` (sent at `asked`, if not at once)."""
+        asked = now if asked is None else asked
         self._learn_spacing(job_id, position, now)
         if (last := self._reference(job_id)) is not None:
             seen, place = last
             # A place put by the spacing is a guess where other jobs fall between ours: the steps need true ones.
             if seen is self._own.get(job_id) or self.spacing == 1.0:
-                self._steps.seen(place, seen.at, position, now, self.speed)
+                self._steps.seen(place, (seen.asked, seen.at), position, (asked, now), self.speed)
             if now > seen.at and position <= place:
                 self._learn_speed(place - position, now - seen.at, now)
-        sighting = _Sighting(now, position, self._sequence.get(job_id, -1))
+        sighting = _Sighting(now, position, self._sequence.get(job_id, -1), asked)
         self._own[job_id] = sighting
         self._due.pop(job_id, None)  # seen waiting: what it was due by is wrong
         if sighting.sequence >= 0:

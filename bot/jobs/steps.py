@@ -6,28 +6,39 @@ together, and nothing moves until the next step one render later. A straight lin
 (`QueueModel`'s places per second) puts the last job of a step most of a render after the moment it
 really starts, and a poll planned from it comes that much after the job is done.
 
-`QueueSteps` learns when the steps come from the polls. Two sightings less than a period apart either saw
-the queue move (a step fell between them) or did not (none did), and each rules out some periods and
-phases; what no recent sighting rules out is when the steps fall. Periods are tried around the first
-guess (a step's places over the speed), a fiftieth apart, each at forty phases. The latest phase that
-fits is taken, so a poll planned from it errs late by at most the spread of what is left.
+`QueueSteps` learns when the steps come from the polls. Two sightings say how many steps fell between the
+moments their answers tell, and each call's answer tells the queue at some moment between its send and its
+answer: so at least the steps from the first's answer to the second's send fell, and at most those from the
+first's send to the second's answer. Each pair rules out the periods and phases that disagree; what no
+recent sighting rules out is when the steps fall. Periods are tried around the first guess (a step's places
+over the speed), a fiftieth apart, each at forty phases; of the periods that fit, the one that fits most
+loosely is taken (a wrong period narrows the phases that fit, step after step). The latest phase that fits
+is taken, so a poll planned from it errs late by at most the spread of what is left. Older sightings weigh
+less at each new one and at each period since the last: a period a little off drifts from the truth.
 
 It also keeps score of how well the steps and the straight line each foretold the places the polls saw,
-and is used only while it foretells them better: a queue whose renderers finish at their own moments does
-not move in steps, and the line stays.
+and is used only while it foretells them better and the phases that fit span at most a third of a period:
+a queue whose renderers finish at their own moments does not move in steps, and the line stays.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 
 _BINS = 40  # phases tried: a fortieth of a period apart
-_PERIODS = tuple(1.0 + 0.02 * k for k in range(-15, 16))  # periods tried, as multiples of the first guess
+_ROWS = 31  # periods tried, evenly spread around the centre of the trial
 _EDGE = 3  # periods this near either end of those tried, best fitting, start the trial again around it
+_SPACING = 0.02  # periods tried this share of the centre apart
+_WINDOWS = 40  # sightings kept to try new periods with: the oldest of them weighs _MEMORY ** 40 (1.5 %)
 _MEMORY = 0.9  # weight left to older sightings at each new one, in each phase's count of what ruled it out
 _BETTER = 0.5  # the steps are used while their running error is less than this share of the line's
 _SCORE = 0.2  # weight of the newest error in each way's running score
+_ARC = 0.35  # and while what the sightings leave of when they fall is at most this share of a period
 _EVIDENCE = 6  # sightings that said something of the steps before they are used at all
+
+Call = tuple[float, float]  # a result call: when it was sent, when its answer came
+_Window = tuple[float, float, float, float, int]  # two calls' sends and answers, and the steps seen between
 
 
 class QueueSteps:
@@ -35,9 +46,11 @@ class QueueSteps:
         self.size = 0  # places a step moves the queue
         self.period: float | None = None  # seconds between steps, as the recent sightings fit best
         self._phase = 0.0  # the latest moment, counted from the clock's zero, within a period that steps fall at
-        self._guess: float | None = None  # the first guess at the period, that the periods tried multiply
-        self._against = [[0.0] * _BINS for _ in _PERIODS]  # how strongly recent sightings ruled out each
+        self._centre: float | None = None  # the period the trial is centred on: at first a guess from the speed
+        self._windows: deque[_Window] = deque(maxlen=_WINDOWS)
+        self._against: list[list[float]] = []  # per period tried and phase, how strongly sightings ruled it out
         self._evidence = 0
+        self._arc = 1.0  # the share of a period the steps may fall in, by what the sightings left
         self._line_error = 0.0  # running mean of how many places off each way foretold a sighting
         self._step_error = math.inf
 
@@ -48,56 +61,95 @@ class QueueSteps:
             self.period is not None
             and self.size > 1
             and self._evidence >= _EVIDENCE
+            and self._arc <= _ARC
             and self._step_error < _BETTER * self._line_error
         )
 
-    def seen(self, place_then: int, seen_then: float, position: int, now: float, speed: float | None) -> None:
-        """A sighting of the queue: a place known at one moment, and the place seen now."""
-        if not speed or now <= seen_then:
+    def seen(self, place_then: int, then: Call, position: int, now: Call, speed: float | None) -> None:
+        """A sighting of the queue: a place known from one call, and the place another call sees now.
+
+        Each call is (sent, answered): its answer tells the queue at some moment between the two.
+        """
+        (then_sent, then_answered), (sent, answered) = then, now
+        if not speed or answered <= then_answered:
             return
-        line = place_then - speed * (now - seen_then)
+        line = place_then - speed * (answered - then_answered)
         self._line_error += _SCORE * (abs(line - position) - self._line_error)
         if self.period is not None and self._evidence >= _EVIDENCE:
-            error = abs(place_then - self.size * self._steps_between(seen_then, now) - position)
+            error = abs(place_then - self.size * self._steps_between(then_answered, answered) - position)
             first = math.isinf(self._step_error)
             self._step_error = error if first else self._step_error + _SCORE * (error - self._step_error)
         moved = place_then - position
-        if moved > 0 and self._guess is None:
-            self._guess = moved / speed
-        if self._guess is None or now - seen_then >= self._guess * _PERIODS[0]:
+        if moved > 0 and self._centre is None:
+            self._centre = moved / speed
+            self._against = [[0.0] * _BINS for _ in range(_ROWS)]
+        if self._centre is None or moved < 0:
             return
-        if moved > 0:
+        if answered - then_sent < min(self._periods()):  # at most one step between: it moves a step's places
             self.size = max(self.size, moved)
+        if self.size == 0 or moved % self.size:
+            return  # not a whole number of steps: nothing to say of when they fall
+        # The steps between the moments the two answers tell: at least those from the first's answer to the
+        # second's send, at most those from the first's send to the second's answer.
+        window = (then_sent, then_answered, sent, answered, moved // self.size)
         self._evidence += 1
-        self._rule_out(seen_then, now, stepped=moved > 0)
+        memory = self._memory(answered)
+        self._windows.append(window)
+        for period, against in zip(self._periods(), self._against, strict=True):
+            _rule_out(period, against, window, memory=memory)
+        self._fit()
 
-    def _rule_out(self, start: float, end: float, *, stepped: bool) -> None:
-        assert self._guess is not None
-        best: tuple[float, int, int] | None = None  # (how strongly ruled out, how far off the middle, row)
-        middle = len(_PERIODS) // 2
-        for row, scale in enumerate(_PERIODS):
-            period = self._guess * scale
+    def _periods(self) -> list[float]:
+        assert self._centre is not None
+        return [self._centre * (1 + _SPACING * (row - _ROWS // 2)) for row in range(_ROWS)]
+
+    def _fit(self) -> None:
+        """Take the period and phase the recent sightings fit best; when that period lies at the edge of those
+        tried, try the periods again around it, with the sightings kept."""
+        row = self._best()
+        if min(row, _ROWS - 1 - row) < _EDGE:
+            self._centre = self._periods()[row]
+            self._against = [[0.0] * _BINS for _ in range(_ROWS)]
+            windows, self._windows = self._windows, deque(maxlen=_WINDOWS)
+            for window in windows:
+                memory = self._memory(window[3])
+                self._windows.append(window)
+                for period, against in zip(self._periods(), self._against, strict=True):
+                    _rule_out(period, against, window, memory=memory)
+            row = self._best()
+        self._take(row)
+
+    def _best(self) -> int:
+        """The period tried that the sightings rule out least; of those that tie, the one they fit most loosely
+        (each wrong period narrows the phases that fit until none does), then the nearest the centre."""
+        middle = _ROWS // 2
+
+        def fit(row: int) -> tuple[float, int, int]:
             against = self._against[row]
-            for index in range(_BINS):
-                phase = (index + 1) * period / _BINS
-                between = math.floor((end - phase) / period) - math.floor((start - phase) / period)
-                against[index] = against[index] * _MEMORY + ((between > 0) != stepped)
-            fit = (round(min(against), 6), abs(row - middle), row)
-            best = fit if best is None else min(best, fit)
-        assert best is not None
-        _, _, row = best
-        if min(row, len(_PERIODS) - 1 - row) < _EDGE:  # the period lies beyond the ones tried: try around it
-            self.period = self._guess = self._guess * _PERIODS[row]
-            self._against = [[0.0] * _BINS for _ in _PERIODS]
-            self._evidence = 0  # not used again until sightings have ruled out phases at the new periods
-            return
-        self.period = period = self._guess * _PERIODS[row]
+            least = min(against)
+            return round(least, 6), -sum(count <= least + 0.5 for count in against), abs(row - middle)
+
+        return min(range(_ROWS), key=fit)
+
+    def _memory(self, end: float) -> float:
+        """The weight left to what ruled phases out before a sighting ending at `end`: a sighting's worth, or a
+        period's worth for every period since the last one, whichever is less (a phase fitted many steps ago
+        drifts by the period's error at each)."""
+        assert self._centre is not None
+        if not self._windows:
+            return _MEMORY
+        return float(_MEMORY ** max(1.0, (end - self._windows[-1][3]) / self._centre))
+
+    def _take(self, row: int) -> None:
+        self.period = period = self._periods()[row]
         against = self._against[row]
         least = min(against)
         fits = [against[index] <= least + 0.5 for index in range(_BINS)]
         # The latest of the arc that fits: a fitting phase whose next one does not (the arc may wrap round).
         ends = [index for index in range(_BINS) if fits[index] and not fits[(index + 1) % _BINS]] or [_BINS - 1]
         self._phase = (ends[-1] + 1) * period / _BINS
+        # How much of a period the steps may fall in: all of it while two arcs fit (a sighting can tell neither).
+        self._arc = sum(fits) / _BINS if len(ends) == 1 else 1.0
 
     def _steps_between(self, start: float, end: float) -> int:
         assert self.period is not None
@@ -108,3 +160,13 @@ class QueueSteps:
         assert self.period is not None
         first = self._phase + (math.floor((seen_at - self._phase) / self.period) + 1) * self.period
         return first + (math.ceil(place / self.size) - 1) * self.period
+
+
+def _rule_out(period: float, against: list[float], window: _Window, *, memory: float) -> None:
+    """Count against each phase of `period` whether its steps between two calls could not be those seen."""
+    then_sent, then_answered, sent, answered, steps = window
+    for index in range(_BINS):
+        phase = (index + 1) * period / _BINS
+        surely = max(0, math.floor((sent - phase) / period) - math.floor((then_answered - phase) / period))
+        maybe = math.floor((answered - phase) / period) - math.floor((then_sent - phase) / period)
+        against[index] = against[index] * memory + (not surely <= steps <= maybe)
