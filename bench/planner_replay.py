@@ -114,7 +114,7 @@ def replay(load: Load, seed: int) -> tuple[list[float], float]:
                 continue
             if seen >= start:
                 rendering.add(job)
-                model.rendering(job, now)
+                model.rendering(job, now, asked=asked)
             else:
                 model.queued(job, queue.position(index, seen), now, asked=asked)
         wait = max(0.001, model.next_look(job, now, rendering=job in rendering))

@@ -132,3 +132,15 @@ def test_steps_not_seen_for_long_are_not_trusted_to_the_step() -> None:
     steps.seen(index - moved(28.41), first, index - moved(28.435), second, 8.6)
     late = steps.start(8, second[1]) > 28.45 + 0.15
     assert not (steps.used and late)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_job_seen_waiting_then_rendering_tells_when_the_step_fell(seed: int) -> None:
+    """A watcher seen at place 3 and then rendering brackets the step that started it as closely as its two calls
+    do: three such at the front pin the phase and the period that sparse polls left loose."""
+    steps = QueueSteps()
+    watch(steps, stepping(0.45), speed=8.6, until=4.0, seed=seed, took=0.05)
+    for step in (5.45, 6.45, 7.45):
+        steps.started(3, (step - 0.05, step - 0.03), (step + 0.01, step + 0.03))
+    assert steps.period == pytest.approx(1.0, abs=0.015)
+    assert 8.45 - 0.06 <= steps.start(8, 7.5) <= 8.45 + 0.06

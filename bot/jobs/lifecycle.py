@@ -235,7 +235,7 @@ class Lifecycle:
         it if it moved."""
         rendering = status.state is UpstreamState.RUNNING
         if rendering:
-            self._model.rendering(job.id, now)
+            self._model.rendering(job.id, now, asked=asked)
         elif status.queue_position is not None:
             self._model.queued(job.id, status.queue_position, now, asked=asked)
         state = JobState.RUNNING if rendering else JobState.QUEUED

@@ -9,12 +9,14 @@ really starts, and a poll planned from it comes that much after the job is done.
 `QueueSteps` learns when the steps come from the polls. Two sightings say how many steps fell between the
 moments their answers tell, and each call's answer tells the queue at some moment between its send and its
 answer: so at least the steps from the first's answer to the second's send fell, and at most those from the
-first's send to the second's answer. Each pair rules out the periods and phases that disagree; what no
-recent sighting rules out is when the steps fall. Periods are tried around the first guess (a step's places
-over the speed), a fiftieth apart, each at forty phases; of the periods that fit, the one that fits most
-loosely is taken (a wrong period narrows the phases that fit, step after step). The latest phase that fits
-is taken, so a poll planned from it errs late by at most the spread of what is left. Older sightings weigh
-less at each new one and at each period since the last: a period a little off drifts from the truth.
+first's send to the second's answer. A job seen waiting and then rendering says the steps that brought it
+to the front fell between its two calls: the watchers at the front bracket steps most closely. Each pair
+rules out the periods and phases that disagree; what no recent sighting rules out is when the steps fall.
+Periods are tried around the first guess (a step's places over the speed), a fiftieth apart, each at forty
+phases; of the periods that fit, the one that fits most loosely is taken (a wrong period narrows the phases
+that fit, step after step). The latest phase that fits is taken, so a poll planned from it errs late by at
+most the spread of what is left. Older sightings weigh less at each new one and at each period since the
+last: a period a little off drifts from the truth.
 
 It also keeps score of how well the steps and the straight line each foretold the places the polls saw,
 and is used only while it foretells them better and the phases that fit span at most a third of a period:
@@ -24,6 +26,7 @@ a queue whose renderers finish at their own moments does not move in steps, and 
 from __future__ import annotations
 
 import math
+import sys
 from collections import deque
 
 _BINS = 40  # phases tried: a fortieth of a period apart
@@ -38,7 +41,8 @@ _ARC = 0.35  # and while what the sightings leave of when they fall is at most t
 _EVIDENCE = 6  # sightings that said something of the steps before they are used at all
 
 Call = tuple[float, float]  # a result call: when it was sent, when its answer came
-_Window = tuple[float, float, float, float, int]  # two calls' sends and answers, and the steps seen between
+# Two calls' sends and answers, and the fewest and most steps that fell between the moments they tell.
+_Window = tuple[float, float, float, float, int, int]
 
 
 class QueueSteps:
@@ -75,11 +79,14 @@ class QueueSteps:
             return
         line = place_then - speed * (answered - then_answered)
         self._line_error += _SCORE * (abs(line - position) - self._line_error)
+        moved = place_then - position
+        moved_steps = moved / self.size if self.size else 0.0
         if self.period is not None and self._evidence >= _EVIDENCE:
-            error = abs(place_then - self.size * self._steps_between(then_answered, answered) - position)
+            # As many places off as the steps the model puts between the two calls are from those seen.
+            surely, maybe = _steps_between(self._phase, self.period, (then_sent, then_answered), (sent, answered))
+            error = self.size * max(0, surely - moved_steps, moved_steps - maybe)
             first = math.isinf(self._step_error)
             self._step_error = error if first else self._step_error + _SCORE * (error - self._step_error)
-        moved = place_then - position
         if moved > 0 and self._centre is None:
             self._centre = moved / speed
             self._against = [[0.0] * _BINS for _ in range(_ROWS)]
@@ -89,9 +96,17 @@ class QueueSteps:
             self.size = max(self.size, moved)
         if self.size == 0 or moved % self.size:
             return  # not a whole number of steps: nothing to say of when they fall
-        # The steps between the moments the two answers tell: at least those from the first's answer to the
-        # second's send, at most those from the first's send to the second's answer.
-        window = (then_sent, then_answered, sent, answered, moved // self.size)
+        self._add((then_sent, then_answered, sent, answered, moved // self.size, moved // self.size))
+
+    def started(self, place_then: int, then: Call, now: Call) -> None:
+        """A job seen at `place_then` by one call, and rendering by the next: the steps that brought it to the front
+        fell between them (and perhaps more)."""
+        if self._centre is None or not self.size or now[1] <= then[1]:
+            return
+        self._add((*then, *now, math.ceil(place_then / self.size), sys.maxsize))
+
+    def _add(self, window: _Window) -> None:
+        answered = window[3]
         self._evidence += 1
         memory = self._memory(answered)
         self._windows.append(window)
@@ -151,10 +166,6 @@ class QueueSteps:
         # How much of a period the steps may fall in: all of it while two arcs fit (a sighting can tell neither).
         self._arc = sum(fits) / _BINS if len(ends) == 1 else 1.0
 
-    def _steps_between(self, start: float, end: float) -> int:
-        assert self.period is not None
-        return math.floor((end - self._phase) / self.period) - math.floor((start - self._phase) / self.period)
-
     def start(self, place: int, seen_at: float) -> float:
         """When a job seen at `place` at `seen_at` starts: the step that brings it to the front."""
         assert self.period is not None
@@ -163,10 +174,18 @@ class QueueSteps:
 
 
 def _rule_out(period: float, against: list[float], window: _Window, *, memory: float) -> None:
-    """Count against each phase of `period` whether its steps between two calls could not be those seen."""
-    then_sent, then_answered, sent, answered, steps = window
+    """Count against each phase of `period` whether its steps between two calls could not be as many as seen."""
+    then_sent, then_answered, sent, answered, fewest, most = window
+    then, now = (then_sent, then_answered), (sent, answered)
     for index in range(_BINS):
-        phase = (index + 1) * period / _BINS
-        surely = max(0, math.floor((sent - phase) / period) - math.floor((then_answered - phase) / period))
-        maybe = math.floor((answered - phase) / period) - math.floor((then_sent - phase) / period)
-        against[index] = against[index] * memory + (not surely <= steps <= maybe)
+        surely, maybe = _steps_between((index + 1) * period / _BINS, period, then, now)
+        against[index] = against[index] * memory + (surely > most or maybe < fewest)
+
+
+def _steps_between(phase: float, period: float, then: Call, now: Call) -> tuple[int, int]:
+    """The fewest and most steps at `phase` of `period` between the moments two calls' answers tell: those from
+    the first's answer to the second's send, and those from the first's send to the second's answer."""
+    (then_sent, then_answered), (sent, answered) = then, now
+    surely = math.floor((sent - phase) / period) - math.floor((then_answered - phase) / period)
+    maybe = math.floor((answered - phase) / period) - math.floor((then_sent - phase) / period)
+    return max(0, surely), maybe
