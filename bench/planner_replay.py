@@ -155,7 +155,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--interleave", choices=["alternate", "random"], default="alternate")
     parser.add_argument("--seeds", type=int, default=20)
-    parser.add_argument("--jitter", type=float, default=Load.jitter, help="mean seconds a call takes beyond 4 ms")
+    parser.add_argument("--jitter", type=float, default=Load().jitter, help="mean seconds a call takes beyond 4 ms")
     args = parser.parse_args()
     load = Load(
         args.members,
