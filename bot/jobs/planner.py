@@ -159,9 +159,10 @@ class QueueModel:
 
     def rendering(self, job_id: int, now: float, *, asked: float | None = None) -> None:
         """The job seen rendering by a call answered `now` (sent at `asked`, if not at once)."""
+        asked = now if asked is None else asked
         if job_id not in self._started:
             if (own := self._own.get(job_id)) is not None:
-                self._steps.started(own.position, (own.asked, own.at), (now if asked is None else asked, now))
+                self._steps.started(own.position, (own.asked, own.at), (asked, now))
             self._learn_from_overtaking(job_id, now)
             if (started := self._start_estimate(job_id, now)) is not None:
                 self._started[job_id] = started

@@ -106,13 +106,16 @@ class QueueSteps:
         self._add((*then, *now, math.ceil(place_then / self.size), sys.maxsize))
 
     def _add(self, window: _Window) -> None:
-        answered = window[3]
         self._evidence += 1
-        memory = self._memory(answered)
+        self._apply(window)
+        self._fit()
+
+    def _apply(self, window: _Window) -> None:
+        """Keep a sighting, and count it against the phases of every period tried that it rules out."""
+        memory = self._memory(window[3])
         self._windows.append(window)
         for period, against in zip(self._periods(), self._against, strict=True):
             _rule_out(period, against, window, memory=memory)
-        self._fit()
 
     def _periods(self) -> list[float]:
         assert self._centre is not None
@@ -127,10 +130,7 @@ class QueueSteps:
             self._against = [[0.0] * _BINS for _ in range(_ROWS)]
             windows, self._windows = self._windows, deque(maxlen=_WINDOWS)
             for window in windows:
-                memory = self._memory(window[3])
-                self._windows.append(window)
-                for period, against in zip(self._periods(), self._against, strict=True):
-                    _rule_out(period, against, window, memory=memory)
+                self._apply(window)
             row = self._best()
         self._take(row)
 
