@@ -117,6 +117,25 @@ def test_a_job_sent_by_another_process_is_asked_about_once_it_should_be_done() -
     assert model.expected_end(42, now=now) == pytest.approx(500.0 + 2 / 8 + 1.0, abs=MIN)
 
 
+def test_a_look_that_finds_the_end_near_waits_for_it_instead_of_asking_at_once() -> None:
+    """Seen in planner_replay: a far plan is looked at again halfway, and a look that found the end less than the
+    minimum interval away asked at once, up to 0.7 s before the job could be done, and cost a call that found
+    it rendering. The minimum interval is between calls: the look plans the call for the end."""
+    model = learned(speed=8.0, render=1.0)
+    model.submitted(100, now=0.0)  # so that job 2 is no watcher (every eighth sent) nor the first waiting
+    model.submitted(2, now=0.0)
+    model.asked(2, now=100.0)
+    model.queued(2, 40, now=100.0)
+    end = model.expected_end(2, now=100.0)
+    assert end is not None and end == pytest.approx(100.0 + 40 / 8 + 1.0, abs=0.3)
+    now, looks = 100.0, 0
+    while not model.worth_asking(2, now=now):
+        now += model.next_look(2, now=now)
+        looks += 1
+    assert looks <= 8  # a few looks, no spinning
+    assert end - 0.25 <= now <= end + 0.1  # at most the planned share of a render early, never a poll early
+
+
 def test_a_probe_keeps_watching_a_long_queue_until_a_render_has_been_timed() -> None:
     """Seen with a backlog of 160 ahead (a regression seen in the benchmark): the probes learnt a speed from
     half a second of a queue that moves in steps, slept until that wrong start, and nobody polled for 90 s."""

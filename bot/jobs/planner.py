@@ -48,6 +48,7 @@ _SPEED_EXTENT = 3.0  # seconds from the first sighting it comes from before a pr
 _EARLY = 0.2  # of the render time (at most half a poll): a planned poll comes this much before the expected
 # end (the estimate errs long, see `render`; a poll that finds it rendering costs a call, a late one the member's time)
 _MARGIN = 0.05  # seconds added to every planned moment: a poll a hair late beats one a hair early
+_ON_TIME = 0.01  # seconds: a look this near its planned call makes it
 _PROBES = 16  # jobs that ask at the minimum interval while the model knows nothing: some render (teaching
 # the render time), and with as many renderers as that, the rest wait (teaching the speed)
 _UNTAUGHT_GAP = 2.0  # seconds, on average, between the calls of the other jobs meanwhile
@@ -114,13 +115,15 @@ class QueueModel:
         """
         if not rendering and self._until_stale(job_id, now) == 0.0:
             return True
+        end = self.expected_end(job_id, now, rendering=rendering)
+        if end is not None and end - self._early() + _MARGIN <= now + _ON_TIME:
+            return True  # the moment `next_poll` planned for its end has come
         if not rendering and self._watching(job_id, now):
             return now - self._asked.get(job_id, -math.inf) >= self._watch_gap() - _MARGIN
         if not rendering and self._sampling(job_id, now):
             return self._untaught_wait(job_id, now) <= 0.0
-        end = self.expected_end(job_id, now, rendering=rendering)
         if end is not None:
-            return end - self._early() <= now + self.poll_min
+            return False
         if rendering:
             return True  # no render time known yet: the minimum interval was planned
         if not rendering and (to_start := self.expected_start(job_id, now)) is not None:
@@ -186,8 +189,12 @@ class QueueModel:
     def next_poll(self, job_id: int, now: float, *, rendering: bool = False) -> float:
         """Seconds until the job's next result call, within the minimum and maximum intervals."""
         end = self.expected_end(job_id, now, rendering=rendering)
+        floor = self.poll_min
         if end is not None:
             wanted = end - now - self._early() + _MARGIN
+            # The minimum interval is between calls: a look (no call) that finds the end near plans the call for
+            # it, not a whole interval after the look.
+            floor = max(_ON_TIME, self.poll_min - (now - self._asked.get(job_id, now)))
         elif not rendering and (to_start := self.expected_start(job_id, now)) is not None:
             wanted = to_start + _MARGIN  # no render time known yet: ask when it should start
         elif self.speed == 0 and not rendering:
@@ -196,13 +203,16 @@ class QueueModel:
             wanted = self.poll_min
         else:
             wanted = self._untaught_wait(job_id, now)
+        sooner = math.inf  # a watcher's, a probe's or the first waiting job's own moment
         if not rendering and (to_watch := self._until_watching(job_id, now)) is not None:
-            wanted = min(wanted, to_watch or self._watch_gap())
+            sooner = to_watch or self._watch_gap()
         elif not rendering and self._sampling(job_id, now):
-            wanted = min(wanted, self._untaught_wait(job_id, now))
+            sooner = self._untaught_wait(job_id, now)
         if not rendering and (to_stale := self._until_stale(job_id, now)) is not None:
-            wanted = min(wanted, to_stale)
-        return min(self.poll_max, max(self.poll_min, wanted))
+            sooner = min(sooner, to_stale)
+        if sooner < wanted:
+            wanted, floor = sooner, self.poll_min
+        return min(self.poll_max, max(floor, wanted))
 
     def next_look(self, job_id: int, now: float, *, rendering: bool = False) -> float:
         """Seconds until the job's plan is looked at again: the planned call, or halfway to it if far off.
